@@ -1,0 +1,84 @@
+# aml.kserve — one entry point for set-up, tests and the local environment.
+#   make demo      bring up the embedded Kubernetes + GitLab and deploy a sample model
+#   make test      unit + integration tests, ansible-test sanity, ansible-lint (what CI runs)
+#   make env-up / env-down   the embedded environment, for use by hand
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+BUILD := $(abspath .build)
+COLLECTION_LINK := $(BUILD)/ansible_collections/aml/kserve
+SANITY_ROOT := $(BUILD)/sanity/ansible_collections
+KUBERNETES_CORE := $(abspath $(VENV))/lib/python3.11/site-packages/ansible_collections/kubernetes/core
+
+# CI and `make test` validate against KServe's real CRDs when they sit beside the checkout.
+KSERVE_CRDS_DIR ?= $(if $(wildcard ../shared/kserve-crds/*.yaml),$(abspath ../shared/kserve-crds),)
+export KSERVE_CRDS_DIR
+export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
+export ANSIBLE_HOME := $(BUILD)/ansible-home
+export PATH := $(BIN):$(PATH)
+
+PYTEST_ARGS ?=
+
+.PHONY: help venv collection apiserver test unit integration sanity lint env-up env-down build changelog clean
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+$(VENV)/.installed: requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# The checkout, importable as aml.kserve (a link, so edits show at once).
+collection: venv
+	mkdir -p $(dir $(COLLECTION_LINK))
+	ln -sfn $(CURDIR) $(COLLECTION_LINK)
+
+# kube-apiserver v1.20.2 (built once from Debian's source and cached) and Debian's etcd.
+apiserver:
+	bash tests/harness/build_apiserver.sh >/dev/null
+
+test: collection apiserver
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory sanity
+	$(BIN)/python -m pytest -c tests/pytest.ini tests/unit tests/integration $(PYTEST_ARGS)
+
+unit: collection
+	$(BIN)/python -m pytest -c tests/pytest.ini tests/unit $(PYTEST_ARGS)
+
+integration: collection apiserver
+	$(BIN)/python -m pytest -c tests/pytest.ini tests/integration $(PYTEST_ARGS)
+
+# ansible-test needs the collection at ansible_collections/aml/kserve for real (not a link),
+# with its dependency beside it.
+sanity: collection
+	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)/aml/kserve $(SANITY_ROOT)/kubernetes
+	git ls-files -co --exclude-standard | while read -r f; do [ ! -e "$$f" ] || echo "$$f"; done \
+	  | tar -cf - -T - | tar -xf - -C $(SANITY_ROOT)/aml/kserve
+	ln -sfn $(KUBERNETES_CORE) $(SANITY_ROOT)/kubernetes/core
+	cd $(SANITY_ROOT)/aml/kserve && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+lint: collection
+	$(BIN)/ansible-lint --profile production --offline
+
+build: collection
+	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)
+
+changelog: venv
+	$(BIN)/antsibull-changelog lint
+
+env-up: collection apiserver
+	$(BIN)/python -m tests.harness.env up
+
+env-down: venv
+	$(BIN)/python -m tests.harness.env down
+
+clean:
+	rm -rf $(BUILD) .pytest_cache

@@ -1,0 +1,294 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aml.kserve contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils is internal to aml.kserve; its API may change without notice.
+
+"""Render the pipeline's InferenceService as a dict, from validated options. Pure: no I/O.
+
+The field-for-field reference is the ``deploy-inference-service`` pipeline's heredoc. Where the
+pipeline was wrong, we differ on purpose:
+- strings land verbatim (a multi-line description broke its heredoc);
+- a nested subgroup (``a/b``) is encoded into a valid label value (``a.b``) and kept raw in the
+  ``aml-model-subgroup`` annotation (the pipeline's label made the apply fail);
+- values that cannot be label values fail here, before anything is sent;
+- runtime env entries are copied whole (the pipeline kept only ``value`` and lost ``valueFrom``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Dict, List, Mapping, Optional
+
+from ansible_collections.aml.kserve.plugins.module_utils._errors import ValidationError
+from ansible_collections.aml.kserve.plugins.module_utils import _kube_names as names
+
+API_VERSION = "serving.kserve.io/v1beta1"
+KIND = "InferenceService"
+
+RAW_MODES = ("RawDeployment", "Standard")
+SERVERLESS_MODES = ("Serverless", "Knative")
+DEPLOYMENT_MODES = ("auto",) + RAW_MODES + SERVERLESS_MODES
+PROTOCOL_VERSIONS = ("v1", "v2", "grpc-v1", "grpc-v2")
+
+MODEL_KEYS = ("repo", "project_id", "group", "subgroup", "branch", "revision", "pipeline_tag", "library_name")
+RUNTIME_KEYS = ("name", "runtime_class")
+HAMI_OPTIONS = ("nvidia_gpualloc", "nvidia_gpucores", "nvidia_gpumem")
+# option -> resource name in limits, in the pipeline's order
+LIMIT_RESOURCES = (
+    ("cpu_limit", "cpu"),
+    ("memory_limit", "memory"),
+    ("nvidia_gpualloc", "nvidia.com/gpualloc"),
+    ("nvidia_gpucores", "nvidia.com/gpucores"),
+    ("nvidia_gpumem", "nvidia.com/gpumem"),
+    ("nvidia_gpu", "nvidia.com/gpu"),
+)
+REQUEST_RESOURCES = (("cpu_request", "cpu"), ("memory_request", "memory"))
+DEFAULT_EPHEMERAL_STORAGE = "10Gi"
+DESCRIPTION_MAX = 2048
+RENDERED_LABELS = frozenset(("aml-model-group", "aml-model-repo", "aml-model-subgroup", "aml-pipeline-tag",
+                             "aml.cpaas.io/runtime-type", "service.subdomain"))
+RENDERED_ANNOTATIONS = frozenset(("aml-model-repo", "aml-model-repo-branch", "aml-model-repo-id", "aml-model-repo-tag-commit",
+                                  "aml-pipeline-tag", "cpaas.io/description", "serving.knative.dev/progress-deadline",
+                                  "serving.kserve.io/deploymentMode", "storage-initializer-pvc-name", "aml-model-subgroup"))
+SUBGROUP_ANNOTATION = "aml-model-subgroup"
+
+
+def in_cluster_endpoint(name: str, namespace: str) -> str:
+    return "http://{0}-predictor.{1}.svc.cluster.local".format(name, namespace)
+
+
+def resolve_deployment_mode(mode: str, min_replicas: int, max_replicas: int) -> str:
+    """The pipeline's rule for ``auto``: RawDeployment when min == max, else Serverless."""
+    if mode != "auto":
+        return mode
+    return "RawDeployment" if min_replicas == max_replicas else "Serverless"
+
+
+def encode_label_path(path: str) -> str:
+    """A GitLab namespace path (``team-a/nlp``) as a valid label value (``team-a.nlp``).
+
+    Longer than a label allows: cut, with a digest of the whole path so values stay distinct.
+    """
+    value = path.replace("/", ".")
+    if len(value) > 63:
+        digest = hashlib.sha256(path.encode("utf-8")).hexdigest()[:8]
+        value = value[:54].rstrip("-_.") + "-" + digest
+    return value
+
+
+def _text(params: Mapping[str, Any], key: str) -> str:
+    value = params.get(key)
+    return "" if value is None else str(value)
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: List[str] = []
+
+    def add(self, option: str, value: Any, reason: Optional[str], fix: str = "") -> None:
+        if reason:
+            text = "{0}={1!r} {2}".format(option, value, reason)
+            self.items.append(text + ("; " + fix if fix else ""))
+
+
+def validate(params: Mapping[str, Any]) -> None:
+    """Raise ValidationError listing every problem in ``params``; return quietly when none."""
+    problems = _Problems()
+    name = _text(params, "name")
+    namespace = _text(params, "namespace")
+
+    reason = names.check_dns1035_label(name + "-predictor") if name else "must not be empty"
+    if reason and name and not names.check_dns1035_label(name):
+        reason = "is too long: '<name>-predictor' must fit in 63 characters, so at most 53"
+    problems.add("name", name, reason, "use lower case letters, digits and '-', starting with a letter")
+    problems.add("namespace", namespace, names.check_dns1123_label(namespace) if namespace else "must not be empty")
+
+    _validate_replicas(params, problems)
+    _validate_resources(params, problems)
+
+    pvc = _text(params, "pvc_name")
+    if pvc:
+        problems.add("pvc_name", pvc, names.check_dns1123_subdomain(pvc), "give the name of an existing PersistentVolumeClaim")
+    storage = _text(params, "ephemeral_storage_size")
+    if storage:
+        problems.add("ephemeral_storage_size", storage, names.check_quantity(storage))
+    problems.add("progress_deadline", _text(params, "progress_deadline"),
+                 names.check_duration(_text(params, "progress_deadline")))
+    mode = _text(params, "deployment_mode") or "auto"
+    if mode not in DEPLOYMENT_MODES:
+        problems.add("deployment_mode", mode, "is not one of " + ", ".join(DEPLOYMENT_MODES))
+    protocol = _text(params, "protocol_version")
+    if protocol not in PROTOCOL_VERSIONS:
+        problems.add("protocol_version", protocol, "is not one of " + ", ".join(PROTOCOL_VERSIONS))
+
+    description = _text(params, "description")
+    if len(description) > DESCRIPTION_MAX:
+        problems.add("description", description[:40] + "...", "is {0} characters long; at most {1} are allowed".format(
+            len(description), DESCRIPTION_MAX))
+    if any(ord(c) < 32 and c not in "\t\n\r" or ord(c) == 127 for c in description):
+        problems.items.append("description contains control characters (such as NUL); only tabs and line breaks are allowed")
+
+    model = params.get("model") or {}
+    runtime = params.get("runtime") or {}
+    inputs_complete = all((
+        _require_keys(problems, "model", model, MODEL_KEYS, "pass the registered result of aml.kserve.gitlab_model_ref"),
+        _require_keys(problems, "runtime", runtime, RUNTIME_KEYS, "pass the 'runtime' returned by aml.kserve.serving_runtime_info"),
+    ))
+    if params.get("inherit_runtime_container", True) and "runtime" in params and not isinstance(runtime.get("container", {}), dict):
+        problems.items.append("runtime.container must be a dict with command/args/env (as serving_runtime_info returns)")
+
+    if inputs_complete:
+        for key, value in _labels(params).items():
+            problems.add("label " + key, value, names.check_label_value(value), _label_fix(key))
+    for option, reserved in (("labels", RENDERED_LABELS), ("annotations", RENDERED_ANNOTATIONS)):
+        for key, value in (params.get(option) or {}).items():
+            problems.add("{0} key".format(option), key, names.check_qualified_name(str(key)))
+            if key in reserved:
+                problems.add("{0} key".format(option), key, "is rendered by this module and cannot be overridden",
+                             "set the option it comes from instead")
+            if option == "labels":
+                problems.add("labels[{0!r}]".format(key), value, names.check_label_value(str(value)))
+            elif not isinstance(value, str):
+                problems.add("annotations[{0!r}]".format(key), value, "must be a string", "quote it")
+    if problems.items:
+        raise ValidationError(problems.items, subject="inference_service options")
+
+
+def _label_fix(key: str) -> str:
+    return {
+        "service.subdomain": "shorten name (this label is '<name>-<group>')",
+        "aml-model-repo": "rename the GitLab project to a valid label value",
+    }.get(key, "")
+
+
+def _validate_replicas(params: Mapping[str, Any], problems: _Problems) -> None:
+    low, high = params.get("min_replicas"), params.get("max_replicas")
+    ints = True
+    for option, value in (("min_replicas", low), ("max_replicas", high)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            problems.add(option, value, "must be a whole number")
+            ints = False
+    if not ints:
+        return
+    problems.add("min_replicas", low, "must be 0 or more" if low < 0 else None)
+    problems.add("max_replicas", high, "must be 1 or more" if high < 1 else None)
+    if high < low:
+        problems.items.append("max_replicas={0} is less than min_replicas={1}; raise max_replicas or lower min_replicas".format(high, low))
+
+
+def _validate_resources(params: Mapping[str, Any], problems: _Problems) -> None:
+    for option in ("cpu_request", "memory_request", "cpu_limit", "memory_limit"):
+        value = _text(params, option)
+        if value:
+            problems.add(option, value, names.check_quantity(value), "leave it empty to not set it")
+    for kind in ("cpu", "memory"):
+        request, limit = _text(params, kind + "_request"), _text(params, kind + "_limit")
+        low, high = names.parse_quantity(request), names.parse_quantity(limit)
+        if low is not None and high is not None and low > high:
+            problems.items.append("{0}_request={1!r} is more than {0}_limit={2!r}; a request must not exceed its limit".format(
+                kind, request, limit))
+    checks = {"nvidia_gpualloc": (1, None), "nvidia_gpucores": (1, 100), "nvidia_gpumem": (1, None), "nvidia_gpu": (1, None)}
+    for option, (low, high) in checks.items():
+        value = _text(params, option)
+        if value:
+            problems.add(option, value, names.check_positive_int(value, low, high), "leave it empty to not set it")
+    hami = [o for o in HAMI_OPTIONS if _text(params, o)]
+    if _text(params, "nvidia_gpu") and hami:
+        problems.items.append(
+            "nvidia_gpu (NVIDIA device plugin) cannot be combined with HAMi options ({0}); set those to '' "
+            "or leave nvidia_gpu empty".format(", ".join("{0}={1!r}".format(o, _text(params, o)) for o in hami)))
+
+
+def _require_keys(problems: _Problems, option: str, value: Any, keys: tuple, fix: str) -> bool:
+    if not isinstance(value, dict):
+        problems.items.append("{0} must be a dict; {1}".format(option, fix))
+        return False
+    missing = [k for k in keys if value.get(k) is None]
+    if missing:
+        problems.items.append("{0} lacks {1}; {2}".format(option, ", ".join(missing), fix))
+    return not missing
+
+
+def _labels(params: Mapping[str, Any]) -> Dict[str, str]:
+    model, runtime = params["model"], params["runtime"]
+    group = str(model["group"])
+    labels = {
+        "aml-model-group": group,
+        "aml-model-repo": str(model["repo"]),
+        "aml-model-subgroup": encode_label_path(str(model["subgroup"])),
+        "aml-pipeline-tag": str(model["pipeline_tag"]),
+        "aml.cpaas.io/runtime-type": str(runtime.get("runtime_class") or ""),
+        "service.subdomain": "{0}-{1}".format(params["name"], group),
+    }
+    return labels
+
+
+def _resources(params: Mapping[str, Any]) -> Dict[str, Dict[str, str]]:
+    requests = {res: _text(params, opt) for opt, res in REQUEST_RESOURCES if _text(params, opt)}
+    limits = {res: _text(params, opt) for opt, res in LIMIT_RESOURCES if _text(params, opt)}
+    if not _text(params, "pvc_name"):
+        limits["ephemeral-storage"] = _text(params, "ephemeral_storage_size") or DEFAULT_EPHEMERAL_STORAGE
+    resources = {}
+    if requests:
+        resources["requests"] = requests
+    if limits:
+        resources["limits"] = limits
+    return resources
+
+
+def render(params: Mapping[str, Any]) -> Dict[str, Any]:
+    """Validate ``params`` (the module's options) and return the InferenceService dict."""
+    validate(params)
+    model, runtime = params["model"], params["runtime"]
+    name, namespace = params["name"], params["namespace"]
+    mode = resolve_deployment_mode(params.get("deployment_mode") or "auto", params["min_replicas"], params["max_replicas"])
+    subgroup = str(model["subgroup"])
+
+    annotations = {
+        "aml-model-repo": str(model["repo"]),
+        "aml-model-repo-branch": str(model["branch"] or ""),
+        "aml-model-repo-id": str(model["project_id"]),
+        "aml-model-repo-tag-commit": str(model["revision"]),
+        "aml-pipeline-tag": str(model["pipeline_tag"]),
+        "cpaas.io/description": _text(params, "description"),
+        "serving.knative.dev/progress-deadline": params["progress_deadline"],
+        "serving.kserve.io/deploymentMode": mode,
+    }
+    if _text(params, "pvc_name"):
+        annotations["storage-initializer-pvc-name"] = params["pvc_name"]
+    if encode_label_path(subgroup) != subgroup:
+        annotations[SUBGROUP_ANNOTATION] = subgroup
+    annotations.update({str(k): v for k, v in (params.get("annotations") or {}).items()})
+    labels = _labels(params)
+    labels.update({str(k): str(v) for k, v in (params.get("labels") or {}).items()})
+
+    model_spec: Dict[str, Any] = {
+        "modelFormat": {"name": str(model["library_name"])},
+        "protocolVersion": params["protocol_version"],
+    }
+    resources = _resources(params)
+    if resources:
+        model_spec["resources"] = resources
+    if params.get("inherit_runtime_container", True):
+        container = runtime.get("container") or {}
+        for field in ("command", "env", "args"):
+            if container.get(field):
+                model_spec[field] = list(container[field])
+    model_spec["storageUri"] = _text(params, "storage_uri") or "hf://{0}/{1}:{2}".format(namespace, model["repo"], model["revision"])
+    model_spec["runtime"] = str(runtime["name"])
+    model_spec["name"] = "kserve-container"
+
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": name, "namespace": namespace, "labels": labels, "annotations": annotations},
+        "spec": {
+            "predictor": {
+                "minReplicas": params["min_replicas"],
+                "maxReplicas": params["max_replicas"],
+                "hostIPC": bool(params.get("host_ipc", True)),
+                "model": model_spec,
+            }
+        },
+    }
