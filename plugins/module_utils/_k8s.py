@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aml.kserve contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils is internal to aml.kserve; its API may change without notice.
+
+"""The Kubernetes backend: one client per module run, built from kubernetes.core's connection options
+(kubeconfig, context, host, api_key, validate_certs, ca_cert, ..., and the K8S_AUTH_* environment).
+
+Every error of the kubernetes client is turned into a KubernetesError here, naming what was asked
+and, for a 403, the permission that is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
+
+from ansible_collections.aml.kserve.plugins.module_utils._errors import KubernetesError, first_line
+from ansible_collections.aml.kserve.plugins.module_utils._module import ArgumentSpec
+
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    from kubernetes.client.rest import ApiException
+    from kubernetes.config import ConfigException
+    from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
+    from urllib3.exceptions import HTTPError as Urllib3HTTPError
+
+    HAS_KUBERNETES = True
+except ImportError:  # AnsibleK8SModule reports the missing library
+    HAS_KUBERNETES = False
+
+T = TypeVar("T")
+
+CONNECTION_SPEC = ArgumentSpec(AUTH_ARG_SPEC)
+
+KSERVE_GROUP = "serving.kserve.io"
+ISVC = ("InferenceService", "serving.kserve.io/v1beta1")
+CLUSTER_SERVING_RUNTIME = ("ClusterServingRuntime", "serving.kserve.io/v1alpha1")
+SERVING_RUNTIME = ("ServingRuntime", "serving.kserve.io/v1alpha1")
+DEPLOYMENT = ("Deployment", "apps/v1")
+POD = ("Pod", "v1")
+EVENT = ("Event", "v1")
+
+
+def _status_message(err: Any) -> str:
+    body = getattr(err, "body", None)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    if isinstance(body, str) and body:
+        try:
+            return first_line(json.loads(body).get("message") or body, 500)
+        except ValueError:
+            return first_line(body, 500)
+    return first_line(str(getattr(err, "reason", "") or err), 500)
+
+
+class KubeClient:
+    """kubernetes.core's client (its discovery cache included), with our error handling around every call."""
+
+    def __init__(self, module: Any) -> None:
+        try:
+            self.k8s = get_api_client(module=module)
+        except CoreException as err:
+            raise KubernetesError("Cannot configure the Kubernetes client: {0}; set kubeconfig/context or the "
+                                  "K8S_AUTH_* environment".format(first_line(str(err))))
+        except ConfigException as err:
+            raise KubernetesError("Cannot configure the Kubernetes client: {0}".format(first_line(str(err))))
+        self._resources: Dict[Tuple[str, str], Any] = {}
+
+    @property
+    def api_client(self) -> Any:
+        return self.k8s.client.client
+
+    def resource(self, kind: str, api_version: str) -> Any:
+        key = (kind, api_version)
+        if key not in self._resources:
+            try:
+                self._resources[key] = self.call("discovering " + kind, self.k8s.resource, kind, api_version)
+            except ResourceNotFoundError:
+                hint = " (are KServe's CRDs installed?)" if api_version.startswith(KSERVE_GROUP) else ""
+                raise KubernetesError("The cluster does not serve {0} {1}{2}".format(api_version, kind, hint))
+        return self._resources[key]
+
+    def call(self, what: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except (DynamicApiError, ApiException) as err:
+            status = getattr(err, "status", None)
+            message = _status_message(err)
+            if status == 403:
+                raise KubernetesError(
+                    "Forbidden while {0}: {1}. Grant that permission to the identity Ansible uses (the aml.kserve.rbac "
+                    "role sets up what the deploy role needs)".format(what, message), status=403, reason="Forbidden")
+            if status == 401:
+                raise KubernetesError("The Kubernetes API rejected the credentials while {0}: {1}; check the token or "
+                                      "kubeconfig".format(what, message), status=401, reason="Unauthorized")
+            raise KubernetesError("Kubernetes API error while {0}: {1} {2}".format(what, status, message),
+                                  status=status, reason=getattr(err, "reason", None))
+        except Urllib3HTTPError as err:
+            raise KubernetesError("Cannot reach the Kubernetes API while {0}: {1}".format(what, first_line(str(err))))
+
+    def get(self, kind_version: Tuple[str, str], name: str, namespace: Optional[str] = None) -> Optional[Dict[str, Any]]:
+        """The object as a dict, or None when it does not exist."""
+        resource = self.resource(*kind_version)
+        what = "reading {0} {1}".format(kind_version[0], "/".join(filter(None, (namespace, name))))
+        try:
+            return self.call(what, resource.get, name=name, namespace=namespace).to_dict()
+        except KubernetesError as err:
+            if err.details.get("status") == 404:
+                return None
+            raise
+
+    def list(self, kind_version: Tuple[str, str], namespace: Optional[str] = None, label_selector: Optional[str] = None,
+             field_selector: Optional[str] = None) -> Dict[str, Any]:
+        """The list as a dict (``items`` and ``metadata.resourceVersion``)."""
+        resource = self.resource(*kind_version)
+        what = "listing {0}{1}{2}".format(kind_version[0], " in " + namespace if namespace else "",
+                                          " with " + label_selector if label_selector else "")
+        return self.call(what, resource.get, namespace=namespace, label_selector=label_selector,
+                         field_selector=field_selector).to_dict()
+
+    def watch(self, kind_version: Tuple[str, str], namespace: Optional[str], resource_version: Optional[str],
+              timeout: int, field_selector: Optional[str] = None, label_selector: Optional[str] = None) -> Iterator[Dict[str, Any]]:
+        """Raw watch events (``type``, ``object`` as a dict); ends after ``timeout`` seconds of the server's."""
+        resource = self.resource(*kind_version)
+        stream = self.call(
+            "watching " + kind_version[0], resource.watch, namespace=namespace, resource_version=resource_version,
+            timeout=timeout, field_selector=field_selector, label_selector=label_selector)
+        for event in stream:
+            obj = event.get("raw_object") or {}
+            yield {"type": event.get("type"), "object": obj}
+
+
+def items(listing: Dict[str, Any]) -> List[Dict[str, Any]]:
+    return listing.get("items") or []
