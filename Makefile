@@ -11,7 +11,8 @@ VENV := .venv
 BIN := $(abspath $(VENV))/bin
 BUILD := $(abspath .build)
 COLLECTION_LINK := $(BUILD)/ansible_collections/aml/kserve
-SANITY_ROOT := $(BUILD)/sanity/ansible_collections
+# Outside any git work tree: ansible-test lists the files of an enclosing repository, which ignores .build/.
+SANITY_ROOT := $(or $(TMPDIR),/tmp)/aml-kserve-sanity/ansible_collections
 KUBERNETES_CORE := $(abspath $(VENV))/lib/python3.11/site-packages/ansible_collections/kubernetes/core
 
 # CI and `make test` validate against KServe's real CRDs when they sit beside the checkout.
@@ -63,6 +64,9 @@ sanity: collection
 	git ls-files -co --exclude-standard | while read -r f; do [ ! -e "$$f" ] || echo "$$f"; done \
 	  | tar -cf - -T - | tar -xf - -C $(SANITY_ROOT)/aml/kserve
 	ln -sfn $(KUBERNETES_CORE) $(SANITY_ROOT)/kubernetes/core
+	mkdir -p $(HOME)/.ansible/test/cache
+	for v in 24.2 25.0.1 25.1.1; do f=$(HOME)/.ansible/test/cache/get_pip_$${v//./_}.py; \
+	  [ -s $$f ] || cp tests/harness/get_pip_bootstrap.py $$f; done
 	cd $(SANITY_ROOT)/aml/kserve && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
 
 lint: collection

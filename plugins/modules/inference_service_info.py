@@ -1,0 +1,210 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) aml.kserve contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: inference_service_info
+short_description: Get KServe InferenceServices with a status summary, and wait for one to be ready
+version_added: 0.1.0
+description:
+  - Gets InferenceServices by name or label selector in a namespace, each with a status summary (ready, URLs,
+    conditions, model status, deployment mode, and the rollout numbers of its predictor Deployments).
+  - With O(wait=true) it waits for one InferenceService by WATCHING it, its predictor Deployments and their Pods, so
+    it returns within moments of the change. It waits until the service is Ready for the generation that was applied,
+    never a Ready left over from before an update. Every predictor Deployment must also have rolled out as
+    C(kubectl rollout status) judges.
+  - It fails at once when a failure is certain. That is a model that failed to load (C(BlockedByFailedLoad),
+    C(InvalidSpec), C(FailedToLoad)), a Deployment past its progress deadline, or a predictor container in
+    C(CrashLoopBackOff), C(ImagePullBackOff) or C(ErrImagePull). The failure carries the reason, KServe's
+    C(lastFailureInfo) and the recent Warning events.
+  - Watches that expire (410 Gone) or lose their connection list again and resume.
+  - Reading Pods and Events is best effort; without RBAC for them the wait still works.
+author:
+  - aml.kserve developers
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    support: full
+    details: Only reads; runs the same in check mode.
+  diff_mode:
+    support: none
+options:
+  name:
+    description: Name of the InferenceService. Required with O(wait=true).
+    type: str
+  namespace:
+    description: Namespace to look in.
+    type: str
+    required: true
+  label_selector:
+    description: Label selector, such as V(aml-model-repo=qwen2-7b), when O(name) is not given.
+    type: str
+  wait:
+    description: Wait until the InferenceService named O(name) is ready and rolled out, or fails.
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait before failing with the last status.
+    type: int
+    default: 1800
+requirements:
+  - kubernetes >= 24.2.0
+notes:
+  - Progress lines while waiting are returned in RV(progress) and sent to the managed node's log, since a module
+    cannot print while it runs.
+seealso:
+  - module: aml.kserve.inference_service
+"""
+
+EXAMPLES = r"""
+- name: Wait for a service to be ready and rolled out
+  aml.kserve.inference_service_info:
+    name: qwen2-chat
+    namespace: team-a
+    wait: true
+    wait_timeout: 900
+  register: isvc
+
+- name: Show the endpoints
+  ansible.builtin.debug:
+    msg: "{{ isvc.inference_service.url }} / {{ isvc.inference_service.in_cluster_endpoint }}"
+
+- name: All services of one model
+  aml.kserve.inference_service_info:
+    namespace: team-a
+    label_selector: aml-model-repo=qwen2-7b
+"""
+
+RETURN = r"""
+inference_services:
+  description: A summary of each InferenceService found.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Its name.
+      type: str
+    namespace:
+      description: Its namespace.
+      type: str
+    ready:
+      description: Ready for its current generation and every predictor Deployment rolled out.
+      type: bool
+    state:
+      description: V(ready), V(progressing) or V(failed).
+      type: str
+    message:
+      description: Why it is in that state.
+      type: str
+    url:
+      description: C(status.url), the endpoint outside the cluster.
+      type: str
+    in_cluster_endpoint:
+      description: C(status.address.url), or the predictor's service address.
+      type: str
+    generation:
+      description: C(metadata.generation).
+      type: int
+    observed_generation:
+      description: C(status.observedGeneration).
+      type: int
+    deployment_mode:
+      description: The C(serving.kserve.io/deploymentMode) annotation.
+      type: str
+    conditions:
+      description: C(status.conditions).
+      type: list
+      elements: dict
+    model_status:
+      description: C(status.modelStatus).
+      type: dict
+    deployments:
+      description: The predictor Deployments with their rollout numbers.
+      type: list
+      elements: dict
+    resource:
+      description: The whole object.
+      type: dict
+inference_service:
+  description: The summary of the InferenceService named O(name) (after the wait, with O(wait=true)).
+  returned: when O(name) is given and it exists
+  type: dict
+progress:
+  description: Progress lines written while waiting, each prefixed with the seconds elapsed.
+  returned: with O(wait=true)
+  type: list
+  elements: str
+  sample: ["0.0s PredictorReady is False: Deploying", "2.1s Ready and rolled out"]
+waited:
+  description: Seconds spent waiting.
+  returned: with O(wait=true)
+  type: float
+  sample: 2.13
+"""
+
+import time
+
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+
+from ansible_collections.aml.kserve.plugins.module_utils import _k8s, _readiness
+from ansible_collections.aml.kserve.plugins.module_utils._module import ArgumentSpec, run_module
+from ansible_collections.aml.kserve.plugins.module_utils._waiter import ISVC_LABEL, InferenceServiceWaiter
+
+SPEC = _k8s.CONNECTION_SPEC.merge(
+    ArgumentSpec(
+        {
+            "name": {"type": "str"},
+            "namespace": {"type": "str", "required": True},
+            "label_selector": {"type": "str"},
+            "wait": {"type": "bool", "default": False},
+            "wait_timeout": {"type": "int", "default": 1800},
+        },
+        mutually_exclusive=[("name", "label_selector")],
+        required_if=[("wait", True, ("name",))],
+    )
+)
+
+
+def get_services(module) -> dict:
+    params = module.params
+    client = _k8s.KubeClient(module)
+    namespace, name = params["namespace"], params["name"]
+    result = {"changed": False}
+    if params["wait"]:
+        started = time.monotonic()
+        progress = []
+
+        def report(line: str) -> None:
+            progress.append("{0:.1f}s {1}".format(time.monotonic() - started, line))
+            module.log("aml.kserve wait {0}/{1}: {2}".format(namespace, name, line))
+
+        summary = InferenceServiceWaiter(client, namespace, name, params["wait_timeout"], report).wait()
+        report(summary["message"])
+        result.update(inference_services=[summary], inference_service=summary, progress=progress,
+                      waited=round(time.monotonic() - started, 3))
+        return result
+    selector = None if name else params["label_selector"]
+    field_selector = "metadata.name=" + name if name else None
+    services = _k8s.items(client.list(_k8s.ISVC, namespace, label_selector=selector, field_selector=field_selector))
+    summaries = []
+    for isvc in services:
+        owned = "{0}={1}".format(ISVC_LABEL, isvc["metadata"]["name"])
+        deployments = _k8s.items(client.list(_k8s.DEPLOYMENT, namespace, label_selector=owned))
+        summaries.append(_readiness.summarize(isvc, deployments))
+    result["inference_services"] = summaries
+    if name and summaries:
+        result["inference_service"] = summaries[0]
+    return result
+
+
+def main() -> None:
+    run_module(SPEC.create_module(AnsibleK8SModule), get_services)
+
+
+if __name__ == "__main__":
+    main()
