@@ -88,7 +88,10 @@ def parse_quantity(value: str) -> Optional[Decimal]:
         return number * _BINARY[suffix]
     if suffix in _DECIMAL:
         return number * _DECIMAL[suffix]
-    return number * (Decimal(10) ** int(suffix[1:]))
+    exponent = int(suffix[1:])
+    if abs(exponent) > 64:  # far beyond any resource; Kubernetes caps quantities well below this
+        return None
+    return number * (Decimal(10) ** exponent)
 
 
 def check_quantity(value: str) -> Optional[str]:

@@ -69,8 +69,8 @@ def isvc_state(isvc: Dict[str, Any]) -> State:
         message = "the model failed to load: {0}".format(failure.get("message") or reason)
         if failure.get("exitCode") is not None:
             message += " (exit code {0})".format(failure["exitCode"])
-        return State(FAILED, message, reason, {"transition_status": transition, "target_model_state": target,
-                                                "last_failure_info": failure})
+        details = {"transition_status": transition, "target_model_state": target, "last_failure_info": failure}
+        return State(FAILED, message, reason, details)
     ready = condition(isvc, "Ready")
     if ready and ready.get("status") == "True":
         if generation is not None and observed is None:

@@ -33,6 +33,7 @@ PROTOCOL_VERSIONS = ("v1", "v2", "grpc-v1", "grpc-v2")
 
 MODEL_KEYS = ("repo", "project_id", "group", "subgroup", "branch", "revision", "pipeline_tag", "library_name")
 RUNTIME_KEYS = ("name", "runtime_class")
+NON_EMPTY_KEYS = ("repo", "project_id", "group", "revision", "pipeline_tag", "library_name", "name")
 HAMI_OPTIONS = ("nvidia_gpualloc", "nvidia_gpucores", "nvidia_gpumem")
 # option -> resource name in limits, in the pipeline's order
 LIMIT_RESOURCES = (
@@ -98,9 +99,9 @@ def validate(params: Mapping[str, Any]) -> None:
     name = _text(params, "name")
     namespace = _text(params, "namespace")
 
-    reason = names.check_dns1035_label(name + "-predictor") if name else "must not be empty"
-    if reason and name and not names.check_dns1035_label(name):
-        reason = "is too long: '<name>-predictor' must fit in 63 characters, so at most 53"
+    reason = names.check_dns1035_label(name[:63]) if name else "must not be empty"
+    if not reason and len(name + "-predictor") > 63:
+        reason = "is too long ({0} characters): '<name>-predictor' must fit in 63, so at most 53".format(len(name))
     problems.add("name", name, reason, "use lower case letters, digits and '-', starting with a letter")
     problems.add("namespace", namespace, names.check_dns1123_label(namespace) if namespace else "must not be empty")
 
@@ -135,20 +136,25 @@ def validate(params: Mapping[str, Any]) -> None:
         _require_keys(problems, "model", model, MODEL_KEYS, "pass the registered result of aml.kserve.gitlab_model_ref"),
         _require_keys(problems, "runtime", runtime, RUNTIME_KEYS, "pass the 'runtime' returned by aml.kserve.serving_runtime_info"),
     ))
-    if params.get("inherit_runtime_container", True) and "runtime" in params and not isinstance(runtime.get("container", {}), dict):
-        problems.items.append("runtime.container must be a dict with command/args/env (as serving_runtime_info returns)")
+    if inputs_complete and params.get("inherit_runtime_container", True):
+        _validate_container(runtime.get("container"), problems)
 
     if inputs_complete:
         for key, value in _labels(params).items():
             problems.add("label " + key, value, names.check_label_value(value), _label_fix(key))
     for option, reserved in (("labels", RENDERED_LABELS), ("annotations", RENDERED_ANNOTATIONS)):
-        for key, value in (params.get(option) or {}).items():
+        extra = params.get(option) or {}
+        if not isinstance(extra, dict):
+            problems.add(option, extra, "must be a dict of strings")
+            continue
+        for key, value in extra.items():
             problems.add("{0} key".format(option), key, names.check_qualified_name(str(key)))
             if key in reserved:
                 problems.add("{0} key".format(option), key, "is rendered by this module and cannot be overridden",
                              "set the option it comes from instead")
             if option == "labels":
-                problems.add("labels[{0!r}]".format(key), value, names.check_label_value(str(value)))
+                problems.add("labels[{0!r}]".format(key), value,
+                             names.check_label_value(value) if isinstance(value, str) else "must be a string", "quote it")
             elif not isinstance(value, str):
                 problems.add("annotations[{0!r}]".format(key), value, "must be a string", "quote it")
     if problems.items:
@@ -207,7 +213,27 @@ def _require_keys(problems: _Problems, option: str, value: Any, keys: tuple, fix
     missing = [k for k in keys if value.get(k) is None]
     if missing:
         problems.items.append("{0} lacks {1}; {2}".format(option, ", ".join(missing), fix))
-    return not missing
+    # What the pipeline refuses to go on without (its `exit 1` on an empty repo, commit, tag or runtime).
+    empty = [k for k in keys if k not in missing and k in NON_EMPTY_KEYS and str(value[k]) == ""]
+    if empty:
+        problems.items.append("{0}.{1} must not be empty; {2}".format(option, (", " + option + ".").join(empty), fix))
+    return not missing and not empty
+
+
+def _validate_container(container: Any, problems: _Problems) -> None:
+    """The runtime container's command/args are lists of strings, env a list of dicts (as in a Pod spec)."""
+    if container is None:
+        return
+    if not isinstance(container, dict):
+        problems.items.append("runtime.container must be a dict with command/args/env (as serving_runtime_info returns)")
+        return
+    for field in ("command", "args"):
+        value = container.get(field)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+            problems.items.append("runtime.container.{0} must be a list of strings, not {1!r}".format(field, value))
+    env = container.get("env")
+    if env is not None and (not isinstance(env, list) or not all(isinstance(e, dict) and e.get("name") for e in env)):
+        problems.items.append("runtime.container.env must be a list of {{name, value | valueFrom}} dicts, not {0!r}".format(env))
 
 
 def _labels(params: Mapping[str, Any]) -> Dict[str, str]:

@@ -19,14 +19,16 @@ description:
     first line starting with C(pipeline_tag:)) is the fallback. TLS is verified.
   - Read-only; the result is meant to be passed whole as O(aml.kserve.inference_service#module:model).
 author:
-  - aml.kserve developers
+  - aml.kserve developers (@aml-kserve)
 extends_documentation_fragment:
   - aml.kserve._gitlab
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Only reads; runs the same in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   repo:

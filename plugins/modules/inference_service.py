@@ -21,12 +21,14 @@ description:
     before anything is sent. Runtime C(env) entries are copied whole, C(valueFrom) included.
   - Option names are the pipeline's parameter names, lower-cased.
 author:
-  - aml.kserve developers
+  - aml.kserve developers (@aml-kserve)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Renders only; the result is the same with or without check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   name:

@@ -23,14 +23,16 @@ description:
   - Watches that expire (410 Gone) or lose their connection list again and resume.
   - Reading Pods and Events is best effort; without RBAC for them the wait still works.
 author:
-  - aml.kserve developers
+  - aml.kserve developers (@aml-kserve)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Only reads; runs the same in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   name:

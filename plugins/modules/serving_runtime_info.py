@@ -19,14 +19,16 @@ description:
   - Read-only. Needs get and list on the runtime kind (the C(clusterservingruntimes.serving.kserve.io-v1alpha1-view)
     ClusterRole is enough).
 author:
-  - aml.kserve developers
+  - aml.kserve developers (@aml-kserve)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Only reads; runs the same in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   name:
