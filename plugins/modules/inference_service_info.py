@@ -56,8 +56,7 @@ options:
 requirements:
   - kubernetes >= 24.2.0
 notes:
-  - Progress lines while waiting are returned in RV(progress) and sent to the managed node's log, since a module
-    cannot print while it runs.
+  - Progress lines while waiting are returned in RV(progress), since a module cannot print while it runs.
 seealso:
   - module: aml.kserve.inference_service
 """
@@ -183,7 +182,6 @@ def get_services(module) -> dict:
 
         def report(line: str) -> None:
             progress.append("{0:.1f}s {1}".format(time.monotonic() - started, line))
-            module.log("aml.kserve wait {0}/{1}: {2}".format(namespace, name, line))
 
         summary = InferenceServiceWaiter(client, namespace, name, params["wait_timeout"], report).wait()
         report(summary["message"])

@@ -1,0 +1,212 @@
+"""The deploy role through playbooks/deploy.yml, on the real apiserver, the KServe simulator and the GitLab emulator."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import kubernetes.client
+import pytest
+
+from tests.harness.gitlab_emulator import GitLabEmulator
+from tests.harness.kube import writes
+from tests.integration.roles_support import (
+    READY_AFTER, SCENARIO, Stage, create_runtime, failure_message, prepare_namespace, recap, stats,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model(gitlab: GitLabEmulator, kube) -> dict[str, str]:
+    model_ns = "amlmodels/role-" + secrets.token_hex(3)
+    gitlab.create_project(f"{model_ns}/qwen2-7b", files={"README.md": GitLabEmulator.model_readme("text-generation", "transformers")},
+                          branches={"next": {"README.md": GitLabEmulator.model_readme("text-generation", "transformers", {"v": 2})}},
+                          tags={"v1.0": "main"})
+    create_runtime(kube, "role-a-onnx-" + secrets.token_hex(2), ["onnx"])
+    create_runtime(kube, "role-b-vllm-" + secrets.token_hex(2), ["transformers"])
+    return {"model_ns": model_ns, "repo": "qwen2-7b"}
+
+
+@pytest.fixture
+def stage(kube, gitlab, simulator, namespace, model) -> Stage:
+    return prepare_namespace(kube, gitlab, namespace, model_ns=model["model_ns"], repo=model["repo"])
+
+
+def test_fresh_raw_deployment_is_ready_with_endpoints(stage: Stage, gitlab: GitLabEmulator):
+    vars_ = stage.vars(isvc_model_search_namespace="amlmodels", isvc_description="multi\nline\nspec: {x: 1}")
+    run = stage.deploy(extra_vars=vars_)
+    assert run.rc == 0, run.output[-4000:]
+    name = vars_["isvc_name"]
+    result = stats(run)[f"{stage.namespace}/{name}"]
+    isvc = stage.isvc(name)
+    assert result["ready"] is True
+    assert result["in_cluster_endpoint"] == f"http://{name}-predictor.{stage.namespace}.svc.cluster.local"
+    assert result["out_cluster_endpoint"] == isvc["status"]["url"] and result["out_cluster_endpoint"].startswith("http")
+    assert result["deployment_mode"] == "RawDeployment"
+    sha = gitlab_sha(gitlab, stage.project_path, "main")
+    assert result["commit_id"] == sha and result["revision"] == sha
+    assert isvc["spec"]["predictor"]["model"]["storageUri"] == f"hf://{stage.namespace}/qwen2-7b:{sha}"
+    assert isvc["metadata"]["annotations"]["cpaas.io/description"] == "multi\nline\nspec: {x: 1}"
+    assert isvc["spec"]["predictor"]["model"]["args"] == ["--port=8080", "--served-model-name={{.Name}}"]
+    assert isvc["spec"]["predictor"]["model"]["runtime"].startswith("role-b-vllm-")
+    assert isvc["metadata"]["labels"]["aml-model-subgroup"] == stage.project_path.split("/", 1)[1].rsplit("/", 1)[0]
+
+
+def gitlab_sha(gitlab: GitLabEmulator, path: str, ref: str) -> str:
+    import subprocess
+    repo = gitlab.repos_dir / (path + ".git")
+    return subprocess.run(["git", "-C", str(repo), "rev-parse", ref + "^{commit}"], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_serverless_rerun_is_unchanged(stage: Stage):
+    vars_ = stage.vars(isvc_min_replicas=0, isvc_max_replicas=2)
+    first = stage.deploy(extra_vars=vars_)
+    assert first.rc == 0, first.output[-4000:]
+    assert stats(first)[f"{stage.namespace}/{vars_['isvc_name']}"]["deployment_mode"] == "Serverless"
+    assert recap(first)["changed"] >= 1
+    mark = stage.kube.audit_mark()
+    second = stage.deploy(extra_vars=vars_)
+    assert second.rc == 0, second.output[-4000:]
+    assert recap(second)["changed"] == 0
+    assert stats(second)[f"{stage.namespace}/{vars_['isvc_name']}"]["changed"] is False
+    # the rerun's only write is the no-op apply; it changes nothing stored
+    isvc_writes = [e for e in writes(stage.kube.audit_events_since(mark), "aml-admin")
+                   if e.get("objectRef", {}).get("resource") == "inferenceservices"]
+    assert [e["verb"] for e in isvc_writes] == ["patch"]
+    assert stage.isvc(vars_["isvc_name"])["metadata"]["generation"] == 1
+
+
+def test_check_mode_creates_nothing_and_diff_shows_one_field(stage: Stage):
+    vars_ = stage.vars()
+    run = stage.deploy(extra_vars=vars_, check=True)
+    assert run.rc == 0, run.output[-4000:]
+    assert stage.isvc(vars_["isvc_name"]) is None
+
+    assert stage.deploy(extra_vars=vars_).rc == 0
+    changed = dict(vars_, isvc_cpu_limit="6")
+    run = stage.deploy(extra_vars=changed, check=True, diff=True, callback="default")
+    assert run.rc == 0, run.output[-4000:]
+    assert "-                        \"cpu\": \"4\"" in run.output or '-    cpu: "4"' in run.output or '"cpu": "4"' in run.output
+    assert "6" in run.output
+    isvc = stage.isvc(vars_["isvc_name"])
+    assert isvc["spec"]["predictor"]["model"]["resources"]["limits"]["cpu"] == "4"  # check mode wrote nothing
+
+
+def test_update_of_model_ref_rolls_out(stage: Stage, gitlab: GitLabEmulator):
+    vars_ = stage.vars()
+    assert stage.deploy(extra_vars=vars_).rc == 0
+    run = stage.deploy(extra_vars=dict(vars_, isvc_model_repo_branch="next"))
+    assert run.rc == 0, run.output[-4000:]
+    sha = gitlab_sha(gitlab, stage.project_path, "next")
+    isvc = stage.isvc(vars_["isvc_name"])
+    assert isvc["metadata"]["generation"] == 2
+    assert isvc["status"]["observedGeneration"] == 2
+    assert isvc["spec"]["predictor"]["model"]["storageUri"].endswith(":" + sha)
+    assert isvc["metadata"]["annotations"]["aml-model-repo-branch"] == "next"
+    apps = kubernetes.client.AppsV1Api(stage.kube.api_client())
+    deployment = apps.read_namespaced_deployment(vars_["isvc_name"] + "-predictor", stage.namespace)
+    assert deployment.status.observed_generation == deployment.metadata.generation >= 2
+
+
+def test_update_refused_when_update_if_exists_is_false(stage: Stage):
+    vars_ = stage.vars()
+    assert stage.deploy(extra_vars=vars_).rc == 0
+    before = stage.isvc(vars_["isvc_name"])
+    mark = stage.kube.audit_mark()
+    run = stage.deploy(extra_vars=dict(vars_, isvc_update_if_exists=False, isvc_cpu_limit="8"))
+    assert run.rc != 0
+    assert "already exists and isvc_update_if_exists is false" in failure_message(run)
+    assert writes(stage.kube.audit_events_since(mark), "aml-admin") == []
+    assert stage.isvc(vars_["isvc_name"])["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+def test_fail_load_fails_fast_with_the_message(stage: Stage, simulator):
+    vars_ = stage.vars(isvc_annotations={SCENARIO: "fail-load", READY_AFTER: "0.5"}, isvc_wait_timeout=120)
+    started = time.monotonic()
+    run = stage.deploy(extra_vars=vars_)
+    ended = time.monotonic()
+    assert run.rc != 0
+    message = failure_message(run)
+    assert "failed to load" in message and "exit code 1" in message
+    marked = simulator.wait_for(stage.namespace, vars_["isvc_name"], "failed-load", timeout=1)
+    assert ended - marked < 5, "the role took {0:.1f}s after the failure was written".format(ended - marked)
+    assert ended - started < 60
+
+
+def test_never_ready_fails_at_the_timeout(stage: Stage):
+    vars_ = stage.vars(isvc_annotations={SCENARIO: "never-ready"}, isvc_wait_timeout=4)
+    started = time.monotonic()
+    run = stage.deploy(extra_vars=vars_)
+    assert run.rc != 0
+    assert "was not ready after 4 s" in failure_message(run)
+    assert time.monotonic() - started < 40
+
+
+def test_stale_ready_is_not_accepted(stage: Stage, simulator):
+    vars_ = stage.vars(isvc_annotations={SCENARIO: "stale-ready", "aml.kserve.test/stale-seconds": "3", READY_AFTER: "0.2"})
+    assert stage.deploy(extra_vars=vars_).rc == 0
+    started = time.monotonic()
+    run = stage.deploy(extra_vars=dict(vars_, isvc_cpu_limit="5"))
+    assert run.rc == 0, run.output[-4000:]
+    assert time.monotonic() - started >= 3  # the old Ready=True was not taken for the new generation
+    isvc = stage.isvc(vars_["isvc_name"])
+    assert isvc["status"]["observedGeneration"] == isvc["metadata"]["generation"] == 2
+
+
+def test_pod_security_preflight_both_ways(stage: Stage):
+    core = kubernetes.client.CoreV1Api(stage.kube.api_client())
+    core.patch_namespace(stage.namespace, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "baseline"}}})
+    vars_ = stage.vars()
+    mark = stage.kube.audit_mark()
+    run = stage.deploy(extra_vars=vars_)
+    assert run.rc != 0
+    message = failure_message(run)
+    assert f"kubectl label namespace {stage.namespace} pod-security.kubernetes.io/enforce=privileged --overwrite" in message
+    assert writes(stage.kube.audit_events_since(mark), "aml-admin") == []
+    assert stage.isvc(vars_["isvc_name"]) is None
+
+    run = stage.deploy(extra_vars=dict(vars_, isvc_manage_pod_security=True))
+    assert run.rc == 0, run.output[-4000:]
+    labels = core.read_namespace(stage.namespace).metadata.labels
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
+def test_absent_deletes_and_waits(stage: Stage):
+    vars_ = stage.vars()
+    assert stage.deploy(extra_vars=vars_).rc == 0
+    run = stage.deploy(extra_vars={"isvc_name": vars_["isvc_name"], "isvc_namespace": stage.namespace, "isvc_state": "absent"})
+    assert run.rc == 0, run.output[-4000:]
+    assert stage.isvc(vars_["isvc_name"]) is None
+
+
+def test_missing_pipeline_configmap_is_explained(kube, gitlab, simulator, namespace, model):
+    stage = prepare_namespace(kube, gitlab, namespace, model_ns=model["model_ns"], repo=model["repo"], pipeline_secret=False)
+    run = stage.deploy(extra_vars=stage.vars())
+    assert run.rc != 0
+    message = failure_message(run)
+    assert "ConfigMap aml-image-builder-config does not exist in namespace " + namespace in message
+    assert "kubectl create configmap aml-image-builder-config" in message
+
+
+def test_token_absent_from_verbose_output(stage: Stage):
+    run = stage.deploy(extra_vars=stage.vars(), callback="default", verbosity=4)
+    assert run.rc == 0, run.output[-4000:]
+    assert stage.token not in run.output
+    assert "MODEL_REPO_GIT_TOKEN" not in run.output or stage.token not in run.output
+
+
+def test_preflight_reports_every_cross_field_problem_before_any_request(stage: Stage):
+    mark = stage.kube.audit_mark()
+    stage.gitlab.reset_counters()
+    bad = stage.vars(isvc_runtime_class="", isvc_model_repo_branch="main", isvc_model_repo_tag="v1.0",
+                     isvc_nvidia_gpu="1", isvc_min_replicas=3, isvc_max_replicas=2)
+    run = stage.deploy(extra_vars=bad)
+    assert run.rc != 0
+    message = failure_message(run)
+    assert "Invalid role variables (4)" in message
+    for text in ("isvc_runtime_name or isvc_runtime_class", "cannot both be set", "isvc_nvidia_gpu", "must not be less than"):
+        assert text in message
+    assert stage.kube.audit_events_since(mark) == []
+    assert stage.gitlab.request_count() == 0
