@@ -64,7 +64,7 @@ def check_label_value(value: str) -> Optional[str]:
 
 def check_qualified_name(key: str) -> Optional[str]:
     """A label or annotation key: ``[prefix/]name``."""
-    prefix, _, name = key.rpartition("/")
+    prefix, _sep, name = key.rpartition("/")
     if prefix:
         reason = check_dns1123_subdomain(prefix)
         if reason:

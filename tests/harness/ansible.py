@@ -64,7 +64,7 @@ def run_module(
         argv.append("-" + "v" * verbosity)
     run_env = ansible_env({"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
     run_env.update(env or {})
-    proc = subprocess.run(argv, env=run_env, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
+    proc = subprocess.run(argv, env=run_env, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT, check=False)
     output = proc.stdout + proc.stderr
     start = proc.stdout.find("{")
     try:
@@ -100,5 +100,5 @@ def run_playbook(
         argv.append("-" + "v" * verbosity)
     argv += extra_args or []
     run_env = ansible_env(env)
-    proc = subprocess.run(argv, env=run_env, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
+    proc = subprocess.run(argv, env=run_env, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT, check=False)
     return PlaybookRun(proc.returncode, proc.stdout + proc.stderr)

@@ -212,13 +212,13 @@ def _git(repo: pathlib.Path | None, *args: str, stdin: bytes | None = None, chec
 
 def _parse_commit(sha: str, raw: bytes) -> _CommitInfo:
     """Parse the raw text of a commit object."""
-    head, _, message = raw.partition(b"\n\n")
+    head, _sep, message = raw.partition(b"\n\n")
     parents: list[str] = []
     author = committer = ("", "", "")
     for line in head.decode("utf-8", errors="replace").split("\n"):
         if line.startswith(" "):
             continue
-        key, _, value = line.partition(" ")
+        key, _sep, value = line.partition(" ")
         if key == "parent":
             parents.append(value)
         elif key in ("author", "committer"):
@@ -610,7 +610,7 @@ class GitLabEmulator:
     def request_count(self, path_contains: str = "") -> int:
         """Number of requests whose path (raw or percent-decoded) contains ``path_contains``."""
         with self._lock:
-            return sum(1 for _, path, _ in self.requests if _path_matches(path, path_contains))
+            return sum(1 for _method, path, _status in self.requests if _path_matches(path, path_contains))
 
     def reset_counters(self) -> None:
         """Forget recorded requests (pending faults stay; see ``clear_faults``)."""
@@ -733,7 +733,7 @@ class GitLabEmulator:
         _git(project.repo, "fast-import", "--quiet", f"--export-marks={marks_file}", stdin=stream)
         marks: dict[int, str] = {}
         for line in marks_file.read_text().splitlines():
-            mark, _, sha = line.partition(" ")
+            mark, _sep, sha = line.partition(" ")
             marks[int(mark.lstrip(":"))] = sha
         marks_file.unlink()
         return marks
@@ -855,7 +855,7 @@ class GitLabEmulator:
         if path and not any(c in path for c in "\n\r\0"):
             out = _git(project.repo, "--literal-pathspecs", "ls-tree", "-z", "--full-tree", commit_sha, "--", path)
             for entry in out.split(b"\0"):
-                meta, _, name = entry.partition(b"\t")
+                meta, _sep, name = entry.partition(b"\t")
                 fields = meta.split(b" ")
                 if name.decode("utf-8", errors="replace") == path and len(fields) == 3 and fields[1] == b"blob":
                     blob_id = fields[2].decode()
@@ -1007,7 +1007,7 @@ class GitLabEmulator:
 
     def handle_request(self, method: str, raw_target: str, headers: Any) -> _Response:
         """Route one request (faults and latency already applied)."""
-        raw_path, _, raw_query = raw_target.partition("?")
+        raw_path, _sep, raw_query = raw_target.partition("?")
         query = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
         prefix = "/api/v4/"
         if not raw_path.startswith(prefix):
@@ -1170,14 +1170,14 @@ class GitLabEmulator:
         if project.has_commits:
             out = _git(project.repo, "for-each-ref", "--format=%(refname:strip=2)%00%(objectname)", "refs/heads")
             for line in out.decode("utf-8", errors="replace").splitlines():
-                name, _, sha = line.partition("\0")
+                name, _sep, sha = line.partition("\0")
                 heads.append((name, sha))
         search = (ctx.query.get("search") or "").lower()
         if search:
             heads = [h for h in heads if search in h[0].lower()]
         heads.sort(key=lambda h: h[0])
         chunk, headers = self._paginate(ctx, heads)
-        infos = self._commit_infos(project, [sha for _, sha in chunk])
+        infos = self._commit_infos(project, [sha for _name, sha in chunk])
         merged = self._merged_branches(project) if chunk else set()
         body = [self._branch_json(project, name, infos[sha], name in merged) for name, sha in chunk]
         return _Response(200, _json(body), headers=headers)
@@ -1255,7 +1255,7 @@ class GitLabEmulator:
             raise _HTTPError(404, {"message": "404 Tree Not Found"}) from None
         entries = []
         for entry in out.split(b"\0"):
-            meta, _, name = entry.partition(b"\t")
+            meta, _sep, name = entry.partition(b"\t")
             fields = meta.decode().split(" ")
             if len(fields) != 3 or fields[1] not in ("blob", "tree"):
                 continue
@@ -1327,7 +1327,7 @@ class GitLabEmulator:
         }
 
     def _r_file(self, ctx: _Ctx, pid: str, file_path: str) -> _Response:
-        _, ref, sha, blob = self._file_lookup(ctx, pid, file_path, ref_required=True)
+        _project, ref, sha, blob = self._file_lookup(ctx, pid, file_path, ref_required=True)
         body = {
             "file_name": file_path.rsplit("/", 1)[-1],
             "file_path": file_path,
@@ -1344,7 +1344,7 @@ class GitLabEmulator:
         return _Response(200, _json(body), headers=self._file_headers(file_path, ref, sha, blob))
 
     def _r_raw(self, ctx: _Ctx, pid: str, file_path: str) -> _Response:
-        _, ref, sha, blob = self._file_lookup(ctx, pid, file_path, ref_required=False)
+        _project, ref, sha, blob = self._file_lookup(ctx, pid, file_path, ref_required=False)
         return _Response(
             200,
             blob.content,

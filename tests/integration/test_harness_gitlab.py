@@ -120,8 +120,8 @@ def test_iterator_follows_link_next(gl: gitlab.Gitlab, emu: GitLabEmulator) -> N
     items = list(gl.projects.list(search="amlmodels", search_namespaces=True, iterator=True, per_page=10))
     assert [p.path_with_namespace for p in items] == [p.path_with_namespace for p in sorted(items, key=lambda p: -p.id)]
     assert {p.path_with_namespace for p in items} == set(AML_ALL)
-    assert [(m, s) for m, _, s in emu.requests] == [("GET", 200)] * 3
-    pages = [dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(p).query)).get("page", "1") for _, p, _ in emu.requests]
+    assert [(m, s) for m, _path, s in emu.requests] == [("GET", 200)] * 3
+    pages = [dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(p).query)).get("page", "1") for _method, p, _status in emu.requests]
     assert pages == ["1", "2", "3"]
 
 
@@ -476,7 +476,7 @@ def test_fail_next_503_is_retried(gl: gitlab.Gitlab, emu: GitLabEmulator) -> Non
     project = gl.projects.get(12)
     assert project.id == 12
     assert emu.request_count("/api/v4/projects/12") == 3
-    assert [s for _, _, s in emu.requests] == [503, 503, 200]
+    assert [s for _method, _path, s in emu.requests] == [503, 503, 200]
 
     no_retry = gitlab.Gitlab(emu.url, private_token=TOKEN, retry_transient_errors=False)
     emu.fail_next(1, 503)
@@ -524,7 +524,7 @@ def test_fail_next_429_honours_retry_after(gl: gitlab.Gitlab, emu: GitLabEmulato
     started = time.monotonic()
     assert gl.projects.get(11).path == "qwen2-7b"
     assert time.monotonic() - started >= 1.0
-    assert [s for _, _, s in emu.requests] == [429, 200]
+    assert [s for _method, _path, s in emu.requests] == [429, 200]
 
 
 def test_latency(emu: GitLabEmulator, api: requests.Session) -> None:

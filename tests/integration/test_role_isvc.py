@@ -210,3 +210,34 @@ def test_preflight_reports_every_cross_field_problem_before_any_request(stage: S
         assert text in message
     assert stage.kube.audit_events_since(mark) == []
     assert stage.gitlab.request_count() == 0
+
+
+def test_least_privilege_service_account(stage: Stage, tmp_path):
+    from tests.harness.ansible import REPO_ROOT, run_playbook
+
+    admin_env = {"K8S_AUTH_KUBECONFIG": str(stage.kube.kubeconfig)}
+    rbac = run_playbook(REPO_ROOT / "playbooks" / "prepare_rbac.yml",
+                        {"rbac_namespace": stage.namespace, "rbac_service_account": "deployer",
+                         "rbac_create_runtime_view_cluster_role": True}, admin_env)
+    assert rbac.rc == 0, rbac.output[-3000:]
+    token = stage.kube.service_account_token(stage.namespace, "deployer")
+    kubeconfig = stage.kube.write_kubeconfig(tmp_path / "deployer", token, "deployer")
+    sa_env = {"K8S_AUTH_KUBECONFIG": str(kubeconfig)}
+
+    vars_ = stage.vars()
+    run = stage.deploy(extra_vars=vars_, env=sa_env)
+    assert run.rc == 0, run.output[-4000:]
+    assert stats(run)[f"{stage.namespace}/{vars_['isvc_name']}"]["ready"] is True
+
+    # With less (no patch on InferenceServices) the apply fails, naming the missing permission.
+    rbac_api = kubernetes.client.RbacAuthorizationV1Api(stage.kube.api_client())
+    role = rbac_api.read_namespaced_role("deploy-model", stage.namespace)
+    for rule in role.rules:
+        if "inferenceservices" in rule.resources:
+            rule.verbs = [v for v in rule.verbs if v != "patch"]
+    rbac_api.replace_namespaced_role("deploy-model", stage.namespace, role)
+    run = stage.deploy(extra_vars=stage.vars(), env=sa_env)
+    assert run.rc != 0
+    message = failure_message(run)
+    assert 'cannot patch resource \\"inferenceservices\\"' in message or 'cannot patch resource "inferenceservices"' in message
+    assert f"system:serviceaccount:{stage.namespace}:deployer" in message
