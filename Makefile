@@ -24,7 +24,7 @@ export PATH := $(BIN):$(PATH)
 
 PYTEST_ARGS ?=
 
-.PHONY: help venv collection apiserver test unit integration sanity lint env-up env-down build changelog clean
+.PHONY: help venv collection apiserver test unit integration sanity lint env-up env-down demo build changelog clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -83,6 +83,9 @@ env-up: collection apiserver
 
 env-down: venv
 	$(BIN)/python -m tests.harness.env down
+
+demo: collection apiserver
+	$(BIN)/python -m tests.harness.env demo
 
 clean:
 	rm -rf $(BUILD) .pytest_cache

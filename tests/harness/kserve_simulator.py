@@ -1,0 +1,1119 @@
+"""A stand-in for the KServe controller and the Deployment controller, for tests of waits.
+
+Nothing reconciles InferenceServices against the test apiserver: this simulator watches them (one
+watch across all namespaces, re-established on 410 Gone and connection errors) and writes, through
+the status subresources, the statuses KServe v0.20 and the Deployment controller would write. It
+creates the predictor Deployment(s) (and, for the ``crashloop`` scenario, a Pod and a Warning Event),
+so that waits on an InferenceService, its Deployment and ``kubectl rollout status`` can be tested.
+
+It reacts to changes of ``metadata.generation`` only (its own status writes never retrigger it).
+Delayed steps go to a timer queue served by one worker thread; a new generation invalidates the
+pending steps of the previous one.
+
+Scenarios (annotation ``aml.kserve.test/scenario`` on the InferenceService, else label
+``aml.kserve.test/scenario`` on its Namespace, else ``default_scenario``):
+
+``ready``              roll out, then Ready after ``aml.kserve.test/ready-after`` seconds (default 0.5)
+``never-ready``        roll out, pods never become ready
+``fail-load``          roll out, then modelStatus BlockedByFailedLoad / FailedToLoad
+``progress-deadline``  roll out, then the Deployment's Progressing condition is ProgressDeadlineExceeded
+``crashloop``          roll out, then a Pod in CrashLoopBackOff and a Warning BackOff Event
+``stale-ready``        like ``ready``; on later generations the old Ready status stays untouched for
+                       ``aml.kserve.test/stale-seconds`` (default 3) before the rollout starts
+
+Namespaces labelled ``aml.kserve.test/simulator=off`` are ignored.
+
+``events`` logs what was written, as ``(time.monotonic(), namespace, name, what)`` with ``what`` one of:
+``rollout-started`` (Deployment created/updated, InferenceService not ready), ``deployment-rolled-out``,
+``ready``, ``never-ready``, ``failed-load``, ``progress-deadline``, ``crashloop``, ``stale-hold``
+(a new generation seen, old status kept), ``deleted`` (its Deployments and Pods removed), ``ignored``
+(namespace switched off), ``unknown-scenario``, ``error`` and ``status-pruned`` (the apiserver stored
+another status than the one written: a schema problem).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import hashlib
+import heapq
+import itertools
+import json
+import logging
+import secrets
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import kubernetes.client
+import kubernetes.watch
+import urllib3.exceptions
+import urllib3.util
+from kubernetes.client.rest import ApiException
+
+SCENARIO_ANNOTATION = "aml.kserve.test/scenario"
+SCENARIO_LABEL = "aml.kserve.test/scenario"
+DELAY_ANNOTATION = "aml.kserve.test/ready-after"
+STALE_ANNOTATION = "aml.kserve.test/stale-seconds"
+SIMULATOR_LABEL = "aml.kserve.test/simulator"
+GENERATION_ANNOTATION = "aml.kserve.test/isvc-generation"
+SIMULATED_ANNOTATION = "aml.kserve.test/simulated"
+
+# What KServe's Hugging Face runtime reports when the model directory holds no model.
+FAILED_LOAD_MESSAGE = (
+    "Failed to load model: OSError: /mnt/models does not appear to have a file named config.json. "
+    "Checkout 'https://huggingface.co//mnt/models/tree/None' for available files."
+)
+DEFAULT_DELAY = 0.5
+DEFAULT_STALE_SECONDS = 3.0
+SCENARIOS = frozenset({"ready", "never-ready", "fail-load", "progress-deadline", "crashloop", "stale-ready"})
+
+GROUP = "serving.kserve.io"
+ISVC_VERSION = "v1beta1"
+RUNTIME_VERSION = "v1alpha1"
+ISVC_PLURAL = "inferenceservices"
+ISVC_LABEL = "serving.kserve.io/inferenceservice"
+COMPONENT_LABEL = "component"
+REVISION_LABEL = "serving.knative.dev/revision"
+DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+STORAGE_URI_ANNOTATION = "serving.kserve.io/storage-initializer-sourceuri"
+CONTAINER = "kserve-container"
+PLACEHOLDER_IMAGE = "kserve/placeholder:latest"
+DOMAIN = "example.com"
+
+RAW = "Standard"  # KServe v0.20's name for RawDeployment
+SERVERLESS = "Knative"  # KServe v0.20's name for Serverless
+RAW_MODES = frozenset({"RawDeployment", "Standard"})
+
+JSON_PATCH = "application/json-patch+json"
+USER_AGENT = "aml-kserve-simulator/1.0"
+# Server-side watch timeout. Kept short: a 1.20 apiserver waits for open watches when it shuts down
+# (KubeCluster.restart_apiserver), and our watch is always open.
+WATCH_SECONDS = 5
+REQUEST_TIMEOUT = (5, 30)
+MAX_ATTEMPTS = 30
+# Transient failures: connection refused/reset, TLS errors, timeouts (apiserver restarting).
+TRANSIENT_ERRORS = (urllib3.exceptions.HTTPError, OSError)
+RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+
+_SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_LOG = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _safe_encode(data: bytes, length: int) -> str:
+    number = int.from_bytes(hashlib.sha256(data).digest(), "big")
+    chars = []
+    for _position in range(length):
+        number, index = divmod(number, len(_SAFE_ALPHABET))
+        chars.append(_SAFE_ALPHABET[index])
+    return "".join(chars)
+
+
+def _random_suffix(length: int = 5) -> str:
+    return "".join(secrets.choice(_SAFE_ALPHABET) for _position in range(length))
+
+
+def _body(response: Any) -> dict[str, Any]:
+    """The JSON body of a ``_preload_content=False`` response (read in full: the connection is reused)."""
+    try:
+        data = response.data
+    finally:
+        response.release_conn()
+    return json.loads(data) if data else {}
+
+
+@dataclasses.dataclass
+class _Rollout:
+    """What one generation of an InferenceService rolls out."""
+
+    generation: int
+    scenario: str
+    mode: str
+    deployment: str
+    revision: str | None
+    replicas: int
+    delay: float
+    template: dict[str, Any]
+    rs_name: str
+    runtime: str | None
+    cluster_runtime: str | None
+    first: bool = True  # no earlier pods of this Deployment serve traffic
+
+
+@dataclasses.dataclass
+class _Tracked:
+    uid: str
+    obj: dict[str, Any]
+    generation: int = 0
+    epoch: int = 0
+    revision: int = 0
+    rollout: _Rollout | None = None
+    rollout_epoch: int = -1
+    ever_ready: bool = False
+    ready_revision: str | None = None
+    rolled_out_revision: str | None = None
+    previous_rolled_out_revision: str | None = None
+    active_model_state: str = ""
+    conditions: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    done: set[str] = dataclasses.field(default_factory=set)  # what was logged for the current epoch
+    crash_pod: dict[str, Any] | None = None
+
+
+@dataclasses.dataclass(order=True)
+class _Task:
+    due: float
+    seq: int
+    fn: Callable[..., None] = dataclasses.field(compare=False)
+    args: tuple[Any, ...] = dataclasses.field(compare=False, default=())
+    attempt: int = dataclasses.field(compare=False, default=0)
+
+
+class KServeSimulator:
+    """Watches InferenceServices and writes what KServe and the Deployment controller would write."""
+
+    def __init__(self, api_client: Any, *, default_scenario: str = "ready", namespace: str | None = None) -> None:
+        """``namespace`` restricts the simulator to one namespace (default: all namespaces)."""
+        self.api_client = api_client
+        # Own clients (same configuration), with their own User-Agent: the audit log tells our requests apart.
+        self._client = _client_like(api_client)
+        self.default_scenario = default_scenario
+        self.namespace = namespace
+        self.events: list[tuple[float, str, str, str]] = []
+        self._event_generations: list[int | None] = []
+        self._custom = kubernetes.client.CustomObjectsApi(self._client)
+        self._apps = kubernetes.client.AppsV1Api(self._client)
+        self._core = kubernetes.client.CoreV1Api(self._client)
+        self._watch_client: Any = None
+        self._watch: kubernetes.watch.Watch | None = None
+        self._tracked: dict[Key, _Tracked] = {}
+        self._heap: list[_Task] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._events_cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._watch_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._watch_started = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._threads:
+            raise RuntimeError("KServeSimulator already started")
+        self._stopping.clear()
+        self._watch_client = _client_like(self.api_client)
+        self._threads = [
+            threading.Thread(target=self._watch_loop, name="kserve-sim-watch", daemon=True),
+            threading.Thread(target=self._work_loop, name="kserve-sim-worker", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        # Objects created right after start() must not be missed: wait for the watch to be open.
+        self._watch_started.wait(timeout=10)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        deadline = time.monotonic() + 5
+        for thread in self._threads:
+            while thread.is_alive() and time.monotonic() < deadline:
+                with self._watch_lock:
+                    if self._watch is not None:
+                        self._watch.stop()  # shuts the socket down: unblocks the read
+                thread.join(timeout=0.05)
+        self._threads = []
+        with self._cond:
+            self._heap.clear()  # pending steps die with the simulator
+        if self._watch_client is not None:
+            self._watch_client.rest_client.pool_manager.clear()
+            self._watch_client.close()
+            self._watch_client = None
+        self._client.rest_client.pool_manager.clear()
+        self._watch_started.clear()
+
+    def __enter__(self) -> "KServeSimulator":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- event log -------------------------------------------------------------------------
+
+    def _log(self, namespace: str, name: str, what: str, generation: int | None = None) -> None:
+        with self._events_cond:
+            self.events.append((time.monotonic(), namespace, name, what))
+            self._event_generations.append(generation)
+            self._events_cond.notify_all()
+        _LOG.debug("%s/%s: %s (generation %s)", namespace, name, what, generation)
+
+    def _log_once(self, tracked: _Tracked, namespace: str, name: str, what: str, generation: int) -> None:
+        """Log a step of the current generation once, even when a later write of the step is retried."""
+        if what not in tracked.done:
+            tracked.done.add(what)
+            self._log(namespace, name, what, generation)
+
+    def events_for(self, namespace: str, name: str) -> list[tuple[float, str, int | None]]:
+        """(time, what, generation) of everything logged for one InferenceService."""
+        with self._events_cond:
+            return [
+                (when, what, gen)
+                for (when, ns, nm, what), gen in zip(self.events, self._event_generations)
+                if ns == namespace and nm == name
+            ]
+
+    def wait_for(
+        self,
+        namespace: str,
+        name: str,
+        what: str,
+        timeout: float = 10,
+        *,
+        since: float | None = None,
+        generation: int | None = None,
+    ) -> float:
+        """Block until ``what`` was logged for namespace/name (optionally after ``since`` or for one
+        ``generation``); return its ``time.monotonic()``. Raises TimeoutError."""
+        deadline = time.monotonic() + timeout
+        with self._events_cond:
+            while True:
+                for (when, ns, nm, logged), gen in zip(self.events, self._event_generations):
+                    if (ns, nm, logged) == (namespace, name, what) and (since is None or when >= since) and (
+                        generation is None or gen == generation
+                    ):
+                        return when
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen = [(w, g) for (_time, ns, nm, w), g in zip(self.events, self._event_generations)
+                            if (ns, nm) == (namespace, name)]
+                    raise TimeoutError(f"{namespace}/{name}: no {what!r} event within {timeout}s; logged: {seen}")
+                self._events_cond.wait(remaining)
+
+    # -- threads ---------------------------------------------------------------------------
+
+    def _watch_loop(self) -> None:
+        custom = kubernetes.client.CustomObjectsApi(self._watch_client)
+        resource_version: str | None = None
+        backoff = 0.1
+        while not self._stopping.is_set():
+            watch = kubernetes.watch.Watch()
+            with self._watch_lock:
+                self._watch = watch
+            kwargs: dict[str, Any] = {"timeout_seconds": WATCH_SECONDS, "allow_watch_bookmarks": True}
+            if resource_version:
+                kwargs["resource_version"] = resource_version
+            if self.namespace:
+                lister: Callable[..., Any] = custom.list_namespaced_custom_object
+                args: tuple[Any, ...] = (GROUP, ISVC_VERSION, self.namespace, ISVC_PLURAL)
+            else:
+                lister = custom.list_cluster_custom_object
+                args = (GROUP, ISVC_VERSION, ISVC_PLURAL)
+            func = self._signal_open(lister)
+            try:
+                for event in watch.stream(func, *args, **kwargs):
+                    self._watch_started.set()
+                    if self._stopping.is_set():
+                        break
+                    raw = event.get("raw_object") or {}
+                    resource_version = (raw.get("metadata") or {}).get("resourceVersion") or resource_version
+                    if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                        self._schedule(0, self._on_event, event["type"], raw)
+                    backoff = 0.1
+                # The server closed the watch (timeout_seconds): resume from the last version.
+                resource_version = watch.resource_version or resource_version
+            except ApiException as err:
+                if err.status == 410:  # Gone: start over from the current state
+                    resource_version = None
+                    continue
+                if self._stopping.is_set():
+                    break
+                _LOG.info("InferenceService watch failed (%s), retrying", err.status)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 2.0)
+            except TRANSIENT_ERRORS as err:
+                if self._stopping.is_set():
+                    break
+                _LOG.info("InferenceService watch interrupted (%s), reconnecting", type(err).__name__)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 2.0)
+            finally:
+                with self._watch_lock:
+                    self._watch = None
+
+    def _signal_open(self, lister: Callable[..., Any]) -> Callable[..., Any]:
+        """``lister`` that also tells start() the watch is open (its response headers arrived)."""
+        @functools.wraps(lister)
+        def opened(*args: Any, **kwargs: Any) -> Any:
+            response = lister(*args, **kwargs)
+            self._watch_started.set()
+            return response
+
+        return opened
+
+    def _work_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping.is_set():
+                    if self._heap and self._heap[0].due <= time.monotonic():
+                        break
+                    timeout = self._heap[0].due - time.monotonic() if self._heap else None
+                    self._cond.wait(timeout)
+                if self._stopping.is_set():
+                    return
+                task = heapq.heappop(self._heap)
+            self._run(task)
+
+    def _schedule(self, delay: float, fn: Callable[..., None], *args: Any, attempt: int = 0) -> None:
+        task = _Task(time.monotonic() + delay, next(self._seq), fn, args, attempt)
+        with self._cond:
+            heapq.heappush(self._heap, task)
+            self._cond.notify()
+
+    def _run(self, task: _Task) -> None:
+        try:
+            task.fn(*task.args)
+            return
+        except ApiException as err:
+            if err.status == 404:
+                return  # the object (or its namespace) is gone
+            if err.status not in RETRY_STATUSES:
+                self._report_error(task, f"{err.status} {err.reason}: {(err.body or '')[:500]}")
+                return
+            problem = f"{err.status} {err.reason}"
+        except TRANSIENT_ERRORS as err:
+            problem = f"{type(err).__name__}: {err}"
+        if self._stopping.is_set():
+            return
+        _LOG.info("kserve simulator: %s will be retried: %s", getattr(task.fn, "__name__", task.fn), problem)
+        if task.attempt + 1 >= MAX_ATTEMPTS:
+            self._report_error(task, f"giving up after {MAX_ATTEMPTS} attempts: {problem}")
+            return
+        self._schedule(min(0.1 * 2 ** task.attempt, 2.0), task.fn, *task.args, attempt=task.attempt + 1)
+
+    def _report_error(self, task: _Task, message: str) -> None:
+        key = next((a for a in task.args if isinstance(a, tuple) and len(a) == 2), None)
+        if key is None and len(task.args) == 2 and isinstance(task.args[1], dict):
+            meta = task.args[1].get("metadata") or {}
+            key = (meta.get("namespace", ""), meta.get("name", ""))
+        _LOG.warning("kserve simulator: %s failed for %s: %s", getattr(task.fn, "__name__", task.fn), key, message)
+        if key is not None:
+            self._log(key[0], key[1], "error")
+
+    # -- reconciliation --------------------------------------------------------------------
+
+    def _on_event(self, kind: str, obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        namespace, name, uid = meta.get("namespace", ""), meta.get("name", ""), meta.get("uid", "")
+        key = (namespace, name)
+        tracked = self._tracked.get(key)
+        if kind == "DELETED":
+            if tracked is not None and tracked.uid == uid:
+                del self._tracked[key]
+            self._cleanup(namespace, name, uid)
+            self._log(namespace, name, "deleted", meta.get("generation"))
+            return
+        if tracked is not None and tracked.uid != uid:  # deleted and re-created in between
+            del self._tracked[key]
+            self._cleanup(namespace, name, tracked.uid)
+            tracked = None
+        generation = int(meta.get("generation") or 1)
+        if tracked is not None:
+            tracked.obj = obj
+            if generation <= tracked.generation or meta.get("deletionTimestamp"):
+                return  # a status/metadata-only change, or a stale retry
+        elif meta.get("deletionTimestamp"):
+            return
+        labels = self._namespace_labels(namespace)  # may raise: the event is retried unchanged
+        if tracked is None:
+            tracked = self._tracked[key] = _Tracked(uid=uid, obj=obj)
+            if self._adopt(tracked, obj, generation):
+                return
+        tracked.generation = generation
+        tracked.epoch += 1
+        tracked.done.clear()
+        if labels.get(SIMULATOR_LABEL) == "off":
+            self._log(namespace, name, "ignored", generation)
+            return
+        annotations = meta.get("annotations") or {}
+        scenario = annotations.get(SCENARIO_ANNOTATION) or labels.get(SCENARIO_LABEL) or self.default_scenario
+        if scenario not in SCENARIOS:
+            _LOG.warning("kserve simulator: %s/%s: unknown scenario %r", namespace, name, scenario)
+            self._log(namespace, name, "unknown-scenario", generation)
+            return
+        if scenario == "stale-ready" and tracked.ever_ready:
+            stale = _float(annotations.get(STALE_ANNOTATION), DEFAULT_STALE_SECONDS)
+            self._log(namespace, name, "stale-hold", generation)
+            self._schedule(stale, self._begin, key, tracked.epoch, scenario)
+            return
+        self._schedule(0, self._begin, key, tracked.epoch, scenario)
+
+    def _adopt(self, tracked: _Tracked, obj: dict[str, Any], generation: int) -> bool:
+        """An object already reconciled (by an earlier simulator): take over its state, do nothing."""
+        status = obj.get("status") or {}
+        if status.get("observedGeneration") != generation:
+            return False
+        tracked.generation = generation
+        conditions = {c.get("type"): c for c in status.get("conditions") or [] if isinstance(c, dict)}
+        tracked.conditions = dict(conditions)
+        tracked.ever_ready = (conditions.get("Ready") or {}).get("status") == "True"
+        predictor = (status.get("components") or {}).get("predictor") or {}
+        tracked.ready_revision = predictor.get("latestReadyRevision")
+        tracked.rolled_out_revision = predictor.get("latestRolledoutRevision")
+        created = predictor.get("latestCreatedRevision") or ""
+        if created[-5:].isdigit():
+            tracked.revision = int(created[-5:])
+        states = (status.get("modelStatus") or {}).get("states") or {}
+        tracked.active_model_state = states.get("activeModelState") or ""
+        return True
+
+    def _namespace_labels(self, namespace: str) -> dict[str, str]:
+        body = _body(self._core.read_namespace(namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        return (body.get("metadata") or {}).get("labels") or {}
+
+    def _current(self, key: Key, epoch: int) -> _Tracked | None:
+        tracked = self._tracked.get(key)
+        if tracked is None or tracked.epoch != epoch or self._stopping.is_set():
+            return None
+        return tracked
+
+    def _begin(self, key: Key, epoch: int, scenario: str) -> None:
+        """Start the rollout of the current generation: Deployment updated, InferenceService not ready."""
+        tracked = self._current(key, epoch)
+        if tracked is None:
+            return
+        namespace, name = key
+        if tracked.rollout_epoch != epoch:  # plan once per generation (this step may be retried)
+            tracked.rollout = self._plan(tracked, scenario)
+            tracked.rollout_epoch = epoch
+        rollout = tracked.rollout
+        assert rollout is not None
+        self._delete_simulated_pods(namespace, name)
+        deployment = self._apply_deployment(tracked, rollout)
+        self._write_deployment_status(deployment, rollout, "progressing")
+        if not self._write_isvc_status(key, tracked, rollout, "progressing"):
+            return  # a newer generation is on its way
+        self._log(namespace, name, "rollout-started", rollout.generation)
+        follow_up = {
+            "ready": self._finish_ready,
+            "stale-ready": self._finish_ready,
+            "fail-load": self._fail_load,
+            "progress-deadline": self._progress_deadline,
+            "crashloop": self._crashloop,
+        }.get(rollout.scenario)
+        if follow_up is None:  # never-ready
+            self._log(namespace, name, "never-ready", rollout.generation)
+        else:
+            self._schedule(rollout.delay, follow_up, key, epoch)
+
+    def _finish_ready(self, key: Key, epoch: int) -> None:
+        tracked = self._current(key, epoch)
+        if tracked is None or tracked.rollout is None:
+            return
+        rollout = tracked.rollout
+        namespace, name = key
+        deployment = self._read_deployment(namespace, rollout.deployment)
+        self._write_deployment_status(deployment, rollout, "complete")
+        if rollout.mode == SERVERLESS:
+            self._scale_down_old_revisions(namespace, name, rollout)
+        self._log_once(tracked, namespace, name, "deployment-rolled-out", rollout.generation)
+        if self._write_isvc_status(key, tracked, rollout, "ready"):
+            tracked.ever_ready = True
+            self._log(namespace, name, "ready", rollout.generation)
+
+    def _fail_load(self, key: Key, epoch: int) -> None:
+        tracked = self._current(key, epoch)
+        if tracked is None or tracked.rollout is None:
+            return
+        if self._write_isvc_status(key, tracked, tracked.rollout, "failed-load"):
+            self._log(key[0], key[1], "failed-load", tracked.rollout.generation)
+
+    def _progress_deadline(self, key: Key, epoch: int) -> None:
+        tracked = self._current(key, epoch)
+        if tracked is None or tracked.rollout is None:
+            return
+        rollout = tracked.rollout
+        deployment = self._read_deployment(key[0], rollout.deployment)
+        self._write_deployment_status(deployment, rollout, "deadline")
+        if self._write_isvc_status(key, tracked, rollout, "deadline"):
+            self._log(key[0], key[1], "progress-deadline", rollout.generation)
+
+    def _crashloop(self, key: Key, epoch: int) -> None:
+        tracked = self._current(key, epoch)
+        if tracked is None or tracked.rollout is None:
+            return
+        rollout = tracked.rollout
+        namespace, name = key
+        if "pod-created" not in tracked.done:  # this step may be retried
+            tracked.crash_pod = self._create_crashing_pod(namespace, name, rollout)
+            tracked.done.add("pod-created")
+        if self._write_isvc_status(key, tracked, rollout, "crashloop", pod=tracked.crash_pod):
+            self._log(namespace, name, "crashloop", rollout.generation)
+
+    # -- planning --------------------------------------------------------------------------
+
+    def _plan(self, tracked: _Tracked, scenario: str) -> _Rollout:
+        obj = tracked.obj
+        meta = obj["metadata"]
+        name, namespace = meta["name"], meta["namespace"]
+        annotations = meta.get("annotations") or {}
+        predictor = (obj.get("spec") or {}).get("predictor") or {}
+        model = predictor.get("model") or {}
+        mode = RAW if annotations.get(DEPLOYMENT_MODE_ANNOTATION) in RAW_MODES else SERVERLESS
+        replicas = predictor.get("minReplicas")
+        replicas = 1 if not isinstance(replicas, int) or replicas < 0 else replicas
+        runtime, cluster_runtime, runtime_container = self._resolve_runtime(namespace, model)
+        container = _container(name, model, runtime_container)
+        labels = {
+            ISVC_LABEL: name,
+            COMPONENT_LABEL: "predictor",
+            "app": f"isvc.{name}-predictor",
+        }
+        if mode == RAW:
+            revision = None
+            deployment = f"{name}-predictor"
+        else:
+            tracked.revision += 1
+            revision = f"{name}-predictor-{tracked.revision:05d}"
+            deployment = f"{revision}-deployment"
+            labels.update({
+                REVISION_LABEL: revision,
+                "serving.knative.dev/configuration": f"{name}-predictor",
+                "serving.knative.dev/service": f"{name}-predictor",
+            })
+        pod_annotations = {DEPLOYMENT_MODE_ANNOTATION: mode, GENERATION_ANNOTATION: str(meta.get("generation") or 1)}
+        if model.get("storageUri"):
+            pod_annotations[STORAGE_URI_ANNOTATION] = model["storageUri"]
+        template: dict[str, Any] = {
+            "metadata": {"labels": labels, "annotations": pod_annotations},
+            "spec": {"containers": [container]},
+        }
+        if predictor.get("serviceAccountName"):
+            template["spec"]["serviceAccountName"] = predictor["serviceAccountName"]
+        template_hash = _safe_encode(json.dumps(template, sort_keys=True).encode(), 10)
+        first = mode == SERVERLESS or not tracked.ever_ready
+        return _Rollout(
+            generation=int(meta.get("generation") or 1),
+            scenario=scenario,
+            mode=mode,
+            deployment=deployment,
+            revision=revision,
+            replicas=replicas,
+            delay=_float(annotations.get(DELAY_ANNOTATION), DEFAULT_DELAY),
+            template=template,
+            rs_name=f"{deployment}-{template_hash}",
+            runtime=runtime,
+            cluster_runtime=cluster_runtime,
+            first=first,
+        )
+
+    def _resolve_runtime(self, namespace: str, model: dict[str, Any]) -> tuple[str | None, str | None, dict[str, Any]]:
+        """(ServingRuntime name, ClusterServingRuntime name, its kserve-container) for the model."""
+        wanted = model.get("runtime")
+        if wanted:
+            for plural, scoped in (("servingruntimes", True), ("clusterservingruntimes", False)):
+                try:
+                    if scoped:
+                        runtime = self._custom.get_namespaced_custom_object(
+                            GROUP, RUNTIME_VERSION, namespace, plural, wanted, _request_timeout=REQUEST_TIMEOUT)
+                    else:
+                        runtime = self._custom.get_cluster_custom_object(
+                            GROUP, RUNTIME_VERSION, plural, wanted, _request_timeout=REQUEST_TIMEOUT)
+                except ApiException as err:
+                    if err.status == 404:
+                        continue
+                    raise
+                container = _runtime_container(runtime)
+                return (wanted, None, container) if scoped else (None, wanted, container)
+            return None, None, {}
+        model_format = (model.get("modelFormat") or {}).get("name")
+        if not model_format:
+            return None, None, {}
+        found = self._custom.list_cluster_custom_object(
+            GROUP, RUNTIME_VERSION, "clusterservingruntimes", _request_timeout=REQUEST_TIMEOUT)
+        for runtime in found.get("items") or []:
+            spec = runtime.get("spec") or {}
+            if spec.get("disabled"):
+                continue
+            for supported in spec.get("supportedModelFormats") or []:
+                if supported.get("name") == model_format and supported.get("autoSelect"):
+                    return None, runtime["metadata"]["name"], _runtime_container(runtime)
+        return None, None, {}
+
+    # -- Deployments and Pods --------------------------------------------------------------
+
+    def _deployment_body(self, tracked: _Tracked, rollout: _Rollout) -> dict[str, Any]:
+        meta = tracked.obj["metadata"]
+        labels = dict(rollout.template["metadata"]["labels"])
+        selector = {"app": labels["app"]}
+        if rollout.revision:
+            selector[REVISION_LABEL] = rollout.revision
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": rollout.deployment,
+                "namespace": meta["namespace"],
+                "labels": labels,
+                "annotations": {DEPLOYMENT_MODE_ANNOTATION: rollout.mode},
+                "ownerReferences": [{
+                    "apiVersion": f"{GROUP}/{ISVC_VERSION}",
+                    "kind": "InferenceService",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }],
+            },
+            "spec": {
+                "replicas": rollout.replicas,
+                "selector": {"matchLabels": selector},
+                "template": rollout.template,
+            },
+        }
+
+    def _apply_deployment(self, tracked: _Tracked, rollout: _Rollout) -> dict[str, Any]:
+        body = self._deployment_body(tracked, rollout)
+        namespace = body["metadata"]["namespace"]
+        try:
+            return _body(self._apps.create_namespaced_deployment(
+                namespace, body, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        except ApiException as err:
+            if err.status != 409:
+                raise
+        patch = [
+            {"op": "add", "path": "/metadata/labels", "value": body["metadata"]["labels"]},
+            {"op": "add", "path": "/metadata/ownerReferences", "value": body["metadata"]["ownerReferences"]},
+            {"op": "add", "path": "/spec", "value": body["spec"]},
+        ]
+        return _body(self._apps.patch_namespaced_deployment(
+            rollout.deployment, namespace, patch, _content_type=JSON_PATCH,
+            _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+
+    def _read_deployment(self, namespace: str, name: str) -> dict[str, Any]:
+        return _body(self._apps.read_namespaced_deployment(
+            name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+
+    def _write_deployment_status(self, deployment: dict[str, Any], rollout: _Rollout, phase: str) -> None:
+        """Write what the Deployment controller writes: ``progressing``, ``complete`` or ``deadline``."""
+        replicas = int((deployment.get("spec") or {}).get("replicas") or 0)
+        old = {c.get("type"): c for c in (deployment.get("status") or {}).get("conditions") or []}
+        rs_name = rollout.rs_name if deployment["metadata"]["name"] == rollout.deployment else (
+            deployment["metadata"]["name"] + "-" + _safe_encode(deployment["metadata"]["name"].encode(), 10))
+        if phase == "complete":
+            counts = {"replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas,
+                      "availableReplicas": replicas}
+        elif rollout.first or replicas == 0:
+            counts = {"replicas": replicas, "updatedReplicas": replicas, "readyReplicas": 0,
+                      "availableReplicas": 0, "unavailableReplicas": replicas}
+        else:  # rolling update with maxSurge 25% (rounded up): the old pods still serve
+            counts = {"replicas": replicas + 1, "updatedReplicas": 1, "readyReplicas": replicas,
+                      "availableReplicas": replicas, "unavailableReplicas": 1}
+        available = counts["availableReplicas"] >= replicas
+        conditions = [
+            _deployment_condition(old, "Available", available,
+                                  "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                                  "Deployment has minimum availability." if available
+                                  else "Deployment does not have minimum availability."),
+        ]
+        if phase == "complete":
+            conditions.append(_deployment_condition(
+                old, "Progressing", True, "NewReplicaSetAvailable", f'ReplicaSet "{rs_name}" has successfully progressed.'))
+        elif phase == "deadline":
+            conditions.append(_deployment_condition(
+                old, "Progressing", False, "ProgressDeadlineExceeded", f'ReplicaSet "{rs_name}" has timed out progressing.'))
+        else:
+            conditions.append(_deployment_condition(
+                old, "Progressing", True, "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.'))
+        status: dict[str, Any] = {"observedGeneration": deployment["metadata"]["generation"], "conditions": conditions}
+        status.update({k: v for k, v in counts.items() if v})
+        patch = [{"op": "add", "path": "/status", "value": status}]
+        _body(self._apps.patch_namespaced_deployment_status(
+            deployment["metadata"]["name"], deployment["metadata"]["namespace"], patch,
+            _content_type=JSON_PATCH, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+
+    def _scale_down_old_revisions(self, namespace: str, name: str, rollout: _Rollout) -> None:
+        """Knative keeps the old revisions' Deployments, scaled to zero once traffic moved."""
+        found = _body(self._apps.list_namespaced_deployment(
+            namespace, label_selector=f"{ISVC_LABEL}={name},{REVISION_LABEL}",
+            _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        for item in found.get("items") or []:
+            if item["metadata"]["name"] == rollout.deployment or not (item.get("spec") or {}).get("replicas"):
+                continue
+            patch = [{"op": "replace", "path": "/spec/replicas", "value": 0}]
+            scaled = _body(self._apps.patch_namespaced_deployment(
+                item["metadata"]["name"], namespace, patch, _content_type=JSON_PATCH,
+                _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+            self._write_deployment_status(scaled, rollout, "complete")
+
+    def _create_crashing_pod(self, namespace: str, name: str, rollout: _Rollout) -> dict[str, Any]:
+        template_hash = rollout.rs_name.rsplit("-", 1)[-1]
+        pod_name = f"{rollout.rs_name}-{_random_suffix()}"
+        labels = dict(rollout.template["metadata"]["labels"])
+        labels.update({ISVC_LABEL: name, "pod-template-hash": template_hash})
+        container = rollout.template["spec"]["containers"][0]
+        body = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": pod_name,
+                "namespace": namespace,
+                "labels": labels,
+                "annotations": dict(rollout.template["metadata"]["annotations"], **{SIMULATED_ANNOTATION: "true"}),
+            },
+            "spec": {"containers": [container], "restartPolicy": "Always"},
+        }
+        pod = _body(self._core.create_namespaced_pod(
+            namespace, body, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        uid = pod["metadata"]["uid"]
+        started = _now()
+        message = FAILED_LOAD_MESSAGE
+        unready = f"containers with unready status: [{CONTAINER}]"
+        status = {
+            "phase": "Running",
+            "conditions": [
+                {"type": "Initialized", "status": "True", "lastTransitionTime": started},
+                {"type": "Ready", "status": "False", "lastTransitionTime": started,
+                 "reason": "ContainersNotReady", "message": unready},
+                {"type": "ContainersReady", "status": "False", "lastTransitionTime": started,
+                 "reason": "ContainersNotReady", "message": unready},
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": started},
+            ],
+            "startTime": started,
+            "qosClass": "BestEffort",
+            "containerStatuses": [{
+                "name": CONTAINER,
+                "image": container["image"],
+                "imageID": "",
+                "ready": False,
+                "started": False,
+                "restartCount": 3,
+                "state": {"waiting": {
+                    "reason": "CrashLoopBackOff",
+                    "message": f"back-off 40s restarting failed container={CONTAINER} pod={pod_name}_{namespace}({uid})",
+                }},
+                "lastState": {"terminated": {
+                    "exitCode": 1,
+                    "reason": "Error",
+                    "message": message,
+                    "startedAt": started,
+                    "finishedAt": started,
+                    "containerID": "containerd://" + hashlib.sha256(pod_name.encode()).hexdigest(),
+                }},
+            }],
+        }
+        pod = _body(self._core.patch_namespaced_pod_status(
+            pod_name, namespace, [{"op": "add", "path": "/status", "value": status}],
+            _content_type=JSON_PATCH, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{pod_name}.{secrets.token_hex(8)}", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": "v1", "kind": "Pod", "name": pod_name, "namespace": namespace, "uid": uid,
+                "fieldPath": f"spec.containers{{{CONTAINER}}}",
+            },
+            "reason": "BackOff",
+            "message": f"Back-off restarting failed container {CONTAINER} in pod {pod_name}_{namespace}({uid})",
+            "type": "Warning",
+            "source": {"component": "kubelet"},
+            "count": 3,
+            "firstTimestamp": started,
+            "lastTimestamp": started,
+        }
+        _body(self._core.create_namespaced_event(
+            namespace, event, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        return pod
+
+    def _delete_simulated_pods(self, namespace: str, name: str) -> None:
+        found = _body(self._core.list_namespaced_pod(
+            namespace, label_selector=f"{ISVC_LABEL}={name}", _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        for item in found.get("items") or []:
+            if (item["metadata"].get("annotations") or {}).get(SIMULATED_ANNOTATION) != "true":
+                continue
+            try:
+                _body(self._core.delete_namespaced_pod(
+                    item["metadata"]["name"], namespace, grace_period_seconds=0,
+                    _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+
+    def _cleanup(self, namespace: str, name: str, uid: str) -> None:
+        """No garbage collector runs: delete the Deployments and Pods made for this InferenceService."""
+        found = _body(self._apps.list_namespaced_deployment(
+            namespace, label_selector=f"{ISVC_LABEL}={name}", _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        for item in found.get("items") or []:
+            owners = item["metadata"].get("ownerReferences") or []
+            if not any(o.get("kind") == "InferenceService" and o.get("uid") == uid for o in owners):
+                continue
+            try:
+                _body(self._apps.delete_namespaced_deployment(
+                    item["metadata"]["name"], namespace, _preload_content=False,
+                    _request_timeout=REQUEST_TIMEOUT))
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+        self._delete_simulated_pods(namespace, name)
+
+    # -- InferenceService status -----------------------------------------------------------
+
+    def _write_isvc_status(self, key: Key, tracked: _Tracked, rollout: _Rollout, phase: str,
+                           pod: dict[str, Any] | None = None) -> bool:
+        """Write the status for the rollout's generation; False when the spec has moved on meanwhile."""
+        status = self._isvc_status(key, tracked, rollout, phase, pod)
+        namespace, name = key
+        patch = [
+            {"op": "test", "path": "/metadata/generation", "value": rollout.generation},
+            {"op": "add", "path": "/status", "value": status},
+        ]
+        try:
+            stored = self._custom.patch_namespaced_custom_object_status(
+                GROUP, ISVC_VERSION, namespace, ISVC_PLURAL, name, patch,
+                _content_type=JSON_PATCH, _request_timeout=REQUEST_TIMEOUT)
+        except ApiException as err:
+            if err.status not in (409, 422):
+                raise
+            # A failed "test" (the spec moved on: the next generation takes over) or an invalid status.
+            current = self._custom.get_namespaced_custom_object(
+                GROUP, ISVC_VERSION, namespace, ISVC_PLURAL, name, _request_timeout=REQUEST_TIMEOUT)
+            if current["metadata"].get("generation") != rollout.generation:
+                return False
+            raise
+        if stored.get("status") != status:
+            _LOG.warning("kserve simulator: %s/%s: the apiserver stored another status than written:\n%s\n%s",
+                         namespace, name, json.dumps(status, sort_keys=True), json.dumps(stored.get("status"), sort_keys=True))
+            self._log(namespace, name, "status-pruned", rollout.generation)
+        if phase == "ready":
+            tracked.active_model_state = "Loaded"
+            if rollout.revision:
+                if tracked.rolled_out_revision != rollout.revision:
+                    tracked.previous_rolled_out_revision = tracked.rolled_out_revision
+                tracked.ready_revision = rollout.revision
+                tracked.rolled_out_revision = rollout.revision
+        return True
+
+    def _isvc_status(self, key: Key, tracked: _Tracked, rollout: _Rollout, phase: str,
+                     pod: dict[str, Any] | None) -> dict[str, Any]:
+        namespace, name = key
+        serverless = rollout.mode == SERVERLESS
+        ready = phase == "ready"
+        url = f"http://{name}-{namespace}.{DOMAIN}"
+        predictor_url = f"http://{name}-predictor-{namespace}.{DOMAIN}"
+        address = {"url": f"http://{name}-predictor.{namespace}.svc.cluster.local"}
+        serving = ready or tracked.ever_ready  # an earlier revision/ReplicaSet still serves
+        rs = rollout.rs_name
+        config = f"{name}-predictor"
+
+        # PredictorReady, as KServe derives it from the Deployment (raw) or the Knative Service.
+        if ready:
+            predictor = ("True", "", "")
+        elif serverless:
+            if phase in ("failed-load", "crashloop"):
+                predictor = ("False", "RevisionFailed", f'Revision "{rollout.revision}" failed with message: '
+                             f"Container failed with: {FAILED_LOAD_MESSAGE}.")
+            elif phase == "deadline":
+                predictor = ("False", "RevisionFailed",
+                             f'Revision "{rollout.revision}" failed with message: Initial scale was never achieved.')
+            else:
+                predictor = ("False", "RevisionMissing",
+                             f'Configuration "{config}" is waiting for a Revision to become ready.')
+        elif rollout.first and rollout.replicas > 0:
+            # Available False wins over Progressing in KServe's PropagateRawStatus.
+            predictor = ("False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.")
+        elif phase == "deadline":
+            predictor = ("False", "ProgressDeadlineExceeded", f'ReplicaSet "{rs}" has timed out progressing.')
+        else:
+            predictor = ("False", "ReplicaSetUpdated", f'ReplicaSet "{rs}" is progressing.')
+        if serverless and not serving:
+            ingress = ("False", "PredictorIngressNotCreated", "Ingress has not been created yet")
+        else:
+            ingress = ("True", "", "")
+        wanted: list[tuple[str, tuple[str, str, str], str]] = [
+            ("IngressReady", ingress, ""),
+            ("PredictorReady", predictor, ""),
+            ("Stopped", ("False", "", ""), "Info"),
+        ]
+        if serverless:
+            route = ("True", "", "") if serving else (
+                "False", "RevisionMissing", f'Configuration "{config}" does not have any ready Revision.')
+            configuration = ("True", "", "") if ready else predictor
+            wanted += [
+                ("PredictorConfigurationReady", configuration, "Info"),
+                ("PredictorRouteReady", route, "Info"),
+                ("LatestDeploymentReady", ("True", "", "") if configuration[0] == "True"
+                 else (configuration[0], "PredictorConfigurationReady not ready", ""), "Info"),
+                ("RoutesReady", ("True", "", "") if route[0] == "True"
+                 else (route[0], "PredictorRouteReady not ready", ""), "Info"),
+            ]
+        unhappy = next((c for c in (predictor, ingress) if c[0] != "True"), None)
+        wanted.append(("Ready", unhappy or ("True", "", ""), ""))
+        conditions = [self._condition(tracked, ctype, state, severity) for ctype, state, severity in wanted]
+        conditions.sort(key=lambda c: c["type"])
+
+        status: dict[str, Any] = {
+            "observedGeneration": rollout.generation,
+            "conditions": conditions,
+            "deploymentMode": rollout.mode,
+        }
+        if rollout.runtime:
+            status["servingRuntimeName"] = rollout.runtime
+        if rollout.cluster_runtime:
+            status["clusterServingRuntimeName"] = rollout.cluster_runtime
+        if not serverless or serving:
+            status["url"] = url
+            status["address"] = dict(address)
+
+        component: dict[str, Any] = {}
+        if serverless:
+            component["latestCreatedRevision"] = rollout.revision
+            ready_revision = rollout.revision if ready else tracked.ready_revision
+            rolled_out = rollout.revision if ready else tracked.rolled_out_revision
+            previous = tracked.previous_rolled_out_revision
+            if ready and tracked.rolled_out_revision != rollout.revision:
+                previous = tracked.rolled_out_revision
+            if ready_revision:
+                component["latestReadyRevision"] = ready_revision
+            if rolled_out:
+                component["latestRolledoutRevision"] = rolled_out
+            if previous:
+                component["previousRolledoutRevision"] = previous
+            if ready_revision:
+                component["traffic"] = [{"latestRevision": True, "percent": 100, "revisionName": ready_revision}]
+            if serving:
+                component["url"] = predictor_url
+                component["address"] = dict(address)
+        elif serving:
+            component["url"] = predictor_url
+        status["components"] = {"predictor": component}
+
+        copies: dict[str, Any] = {"failedCopies": 0}
+        if ready:
+            if rollout.replicas:
+                copies["totalCopies"] = rollout.replicas
+            model_status: dict[str, Any] = {
+                "transitionStatus": "UpToDate",
+                "states": {"activeModelState": "Loaded", "targetModelState": "Loaded"},
+                "copies": copies,
+            }
+        elif phase in ("failed-load", "crashloop"):
+            copies.update({"failedCopies": max(rollout.replicas, 1), "totalCopies": max(rollout.replicas, 1)})
+            pod_name = (pod or {}).get("metadata", {}).get("name") or f"{rollout.rs_name}-{_random_suffix()}"
+            model_status = {
+                "transitionStatus": "BlockedByFailedLoad",
+                "states": {"activeModelState": tracked.active_model_state, "targetModelState": "FailedToLoad"},
+                "lastFailureInfo": {
+                    "reason": "ModelLoadFailed",
+                    "message": FAILED_LOAD_MESSAGE,
+                    "exitCode": 1,
+                    "location": pod_name,
+                    "time": _now(),
+                },
+                "copies": copies,
+            }
+        else:
+            if not rollout.first and rollout.replicas:
+                copies["totalCopies"] = rollout.replicas
+            model_status = {
+                "transitionStatus": "InProgress",
+                "states": {"activeModelState": tracked.active_model_state, "targetModelState": "Pending"},
+                "copies": copies,
+            }
+        status["modelStatus"] = model_status
+        return status
+
+    @staticmethod
+    def _condition(tracked: _Tracked, ctype: str, state: tuple[str, str, str], severity: str) -> dict[str, Any]:
+        value, reason, message = state
+        condition: dict[str, Any] = {"type": ctype, "status": value}
+        if severity:
+            condition["severity"] = severity
+        if reason:
+            condition["reason"] = reason
+        if message:
+            condition["message"] = message
+        old = tracked.conditions.get(ctype)
+        same = old is not None and all(old.get(k) == condition.get(k) for k in ("status", "reason", "message", "severity"))
+        condition["lastTransitionTime"] = old["lastTransitionTime"] if same and old.get("lastTransitionTime") else _now()
+        tracked.conditions[ctype] = condition
+        return condition
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _client_like(api_client: Any) -> Any:
+    """A client with ``api_client``'s configuration, our User-Agent, and no sleeping retries in urllib3:
+    its default honours a starting apiserver's ``503 Retry-After`` (seconds); our loops back off themselves."""
+    configuration = copy.deepcopy(api_client.configuration)
+    configuration.retries = urllib3.util.Retry(
+        total=2, connect=2, read=0, redirect=0, status=0, other=0, respect_retry_after_header=False)
+    client = kubernetes.client.ApiClient(configuration)
+    client.user_agent = USER_AGENT
+    return client
+
+
+def _float(value: Any, default: float) -> float:
+    try:
+        return max(float(value), 0.0) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _runtime_container(runtime: dict[str, Any]) -> dict[str, Any]:
+    containers = (runtime.get("spec") or {}).get("containers") or []
+    for container in containers:
+        if container.get("name") == CONTAINER:
+            return container
+    return containers[0] if containers else {}
+
+
+def _container(isvc_name: str, model: dict[str, Any], runtime: dict[str, Any]) -> dict[str, Any]:
+    """The predictor container: the runtime's, overridden by the model spec (as KServe merges them)."""
+    def render(values: list[Any]) -> list[Any]:
+        return [v.replace("{{.Name}}", isvc_name) if isinstance(v, str) else v for v in values]
+
+    container: dict[str, Any] = {"name": CONTAINER, "image": model.get("image") or runtime.get("image") or PLACEHOLDER_IMAGE}
+    command = model.get("command") or runtime.get("command")
+    if command:
+        container["command"] = render(list(command))
+    args = render(list(runtime.get("args") or [])) + list(model.get("args") or [])
+    if args:
+        container["args"] = args
+    env: dict[str, dict[str, Any]] = {}
+    for item in list(runtime.get("env") or []) + list(model.get("env") or []):
+        if isinstance(item, dict) and item.get("name"):
+            env[item["name"]] = item
+    if env:
+        container["env"] = list(env.values())
+    resources = model.get("resources") or runtime.get("resources")
+    if resources:
+        container["resources"] = resources
+    if runtime.get("ports"):
+        container["ports"] = runtime["ports"]
+    return container
+
+
+def _deployment_condition(old: dict[str, dict[str, Any]], ctype: str, value: bool, reason: str,
+                          message: str) -> dict[str, Any]:
+    now = _now()
+    status = "True" if value else "False"
+    previous = old.get(ctype) or {}
+    transition = previous.get("lastTransitionTime") if previous.get("status") == status else None
+    return {
+        "type": ctype,
+        "status": status,
+        "lastUpdateTime": now,
+        "lastTransitionTime": transition or now,
+        "reason": reason,
+        "message": message,
+    }
+
