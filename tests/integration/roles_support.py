@@ -109,7 +109,7 @@ def document(run: PlaybookRun) -> dict[str, Any]:
     if start < 0:
         raise AssertionError("no JSON document in the output:\n" + text[-3000:])
     decoder = json.JSONDecoder()
-    doc, _ = decoder.raw_decode(text[start:])
+    doc, _end = decoder.raw_decode(text[start:])
     return doc
 
 
