@@ -148,9 +148,15 @@ def overall(isvc: Optional[Dict[str, Any]], deployments: List[Dict[str, Any]], p
     if isvc is None:
         return State(FAILED, "the InferenceService does not exist (deleted while waiting?)", "NotFound")
     states = [isvc_state(isvc)] + [deployment_state(d) for d in deployments] + [pod_state(p) for p in pods]
-    for state in states:
-        if state.failed:
-            return state
+    failures = [state for state in states if state.failed]
+    if failures:
+        # KServe's verdict first, then what the Deployments and Pods add (a crash loop explains a failed load).
+        first = failures[0]
+        details = dict(first.details)
+        for other in failures[1:]:
+            for key, value in other.details.items():
+                details.setdefault(key, value)
+        return State(FAILED, "; ".join(f.message for f in failures), first.reason, details)
     for state in states:
         if not state.ready:
             return state

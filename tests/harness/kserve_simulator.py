@@ -1116,4 +1116,3 @@ def _deployment_condition(old: dict[str, dict[str, Any]], ctype: str, value: boo
         "reason": reason,
         "message": message,
     }
-

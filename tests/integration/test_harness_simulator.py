@@ -114,11 +114,11 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
 
 def kubectl(kube: Any, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([KUBECTL, "--kubeconfig", str(kube.kubeconfig), *args],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60, check=False)
 
 
 def assert_clean(simulator: KServeSimulator, namespace: str, name: str) -> None:
-    whats = [what for _, what, _ in simulator.events_for(namespace, name)]
+    whats = [what for _time, what, _gen in simulator.events_for(namespace, name)]
     assert "error" not in whats and "status-pruned" not in whats, whats
 
 
@@ -354,7 +354,7 @@ def test_rapid_updates_only_the_last_generation_rolls_out(simulator: KServeSimul
     updated = api.patch(namespace, "rapid", {"spec": {"predictor": {"model": {"storageUri": "hf://org/third"}}}})
     assert updated["metadata"]["generation"] == 3
     simulator.wait_for(namespace, "rapid", "ready", generation=3)
-    assert [(w, g) for _, w, g in simulator.events_for(namespace, "rapid") if w == "ready"] == [("ready", 3)]
+    assert [(w, g) for _time, w, g in simulator.events_for(namespace, "rapid") if w == "ready"] == [("ready", 3)]
     status = api.get(namespace, "rapid")["status"]
     assert status["observedGeneration"] == 3 and condition(api.get(namespace, "rapid"), "Ready")["status"] == "True"
     template = api.deployment(namespace, "rapid-predictor")["spec"]["template"]
@@ -373,7 +373,7 @@ def test_update_reruns_the_scenario(simulator: KServeSimulator, namespace: str, 
     # Annotation-only changes do not bump the generation: nothing is re-run.
     api.patch(namespace, "fix", {"metadata": {"annotations": {SCENARIO_ANNOTATION: "never-ready"}}})
     time.sleep(0.5)
-    assert [w for _, w, g in simulator.events_for(namespace, "fix") if g == 2].count("rollout-started") == 1
+    assert [w for _time, w, g in simulator.events_for(namespace, "fix") if g == 2].count("rollout-started") == 1
     assert condition(api.get(namespace, "fix"), "Ready")["status"] == "True"
 
 
@@ -469,7 +469,7 @@ def test_never_ready(simulator: KServeSimulator, namespace: str, api: Api) -> No
     dep = api.deployment(namespace, "never-predictor-00001-deployment")
     assert dep["status"].get("readyReplicas", 0) == 0
     assert {c["type"]: c["status"] for c in dep["status"]["conditions"]} == {"Available": "False", "Progressing": "True"}
-    assert [w for _, w, _ in simulator.events_for(namespace, "never")] == ["rollout-started", "never-ready"]
+    assert [w for _time, w, _gen in simulator.events_for(namespace, "never")] == ["rollout-started", "never-ready"]
 
 
 def test_stale_ready(simulator: KServeSimulator, namespace: str, api: Api) -> None:
@@ -519,7 +519,7 @@ def test_namespace_switched_off(simulator: KServeSimulator, namespace: str, api:
     time.sleep(0.5)
     assert "status" not in api.get(namespace, "quiet")
     assert api.apps.list_namespaced_deployment(namespace).items == []
-    assert [w for _, w, _ in simulator.events_for(namespace, "quiet")] == ["ignored"]
+    assert [w for _time, w, _gen in simulator.events_for(namespace, "quiet")] == ["ignored"]
 
 
 def test_deletion_cleans_up(simulator: KServeSimulator, namespace: str, api: Api) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
-
 import kubernetes.client
 import pytest
 

@@ -84,8 +84,6 @@ def runtime_without(*keys: str) -> Dict[str, Any]:
     return {k: v for k, v in copy.deepcopy(BASE_RUNTIME).items() if k not in keys}
 
 
-
-
 def problems_of(params: Dict[str, Any]) -> List[str]:
     with pytest.raises(ValidationError) as info:
         _render.validate(params)

@@ -1,0 +1,112 @@
+"""aml.kserve.inference_service_info: summaries and the watch-based wait, against the real apiserver and the simulator."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import kubernetes.client
+import pytest
+
+from tests.harness.ansible import run_module
+
+SCENARIO = "aml.kserve.test/scenario"
+READY_AFTER = "aml.kserve.test/ready-after"
+
+
+def create_isvc(kube, namespace: str, name: str, annotations: dict[str, str], mode: str = "RawDeployment",
+                replicas: int = 1, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    body = {
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {},
+                     "annotations": dict({"serving.kserve.io/deploymentMode": mode}, **annotations)},
+        "spec": {"predictor": {"minReplicas": replicas, "maxReplicas": replicas if mode == "RawDeployment" else replicas + 2,
+                               "model": {"modelFormat": {"name": "transformers"}, "storageUri": "hf://x/y:z",
+                                         "runtime": "none"}}},
+    }
+    return kubernetes.client.CustomObjectsApi(kube.api_client()).create_namespaced_custom_object(
+        "serving.kserve.io", "v1beta1", namespace, "inferenceservices", body)
+
+
+def wait(kube_env, namespace: str, name: str, timeout: int = 60) -> Any:
+    return run_module("inference_service_info", {"name": name, "namespace": namespace, "wait": True,
+                                                 "wait_timeout": timeout}, kube_env)
+
+
+def test_wait_returns_summary_when_ready_and_rolled_out(kube, kube_env, simulator, namespace):
+    create_isvc(kube, namespace, "ok", {READY_AFTER: "5"})
+    run = wait(kube_env, namespace, "ok")
+    assert run.rc == 0, run.output
+    service = run.result["inference_service"]
+    assert service["ready"] is True and service["state"] == "ready"
+    assert service["in_cluster_endpoint"] == f"http://ok-predictor.{namespace}.svc.cluster.local"
+    assert service["url"].startswith("http://ok-")
+    assert service["observed_generation"] == service["generation"] == 1
+    assert service["model_status"]["transitionStatus"] == "UpToDate"
+    assert [d["name"] for d in service["deployments"]] == ["ok-predictor"]
+    assert service["deployments"][0]["rolled_out"] is True
+    assert service["deployments"][0]["available_replicas"] == 1
+    assert run.result["waited"] >= 1  # it did wait for the simulator (ansible's start-up takes the rest)
+    marked = simulator.wait_for(namespace, "ok", "ready", timeout=1)
+    assert marked > 0
+    assert any("Ready and rolled out" in line for line in run.result["progress"])
+
+
+@pytest.mark.parametrize(
+    "scenario, reason_text",
+    [
+        ("fail-load", "the model failed to load"),
+        ("progress-deadline", "exceeded its progress deadline"),
+        ("crashloop", "container kserve-container: CrashLoopBackOff"),
+    ],
+)
+def test_certain_failures_fail_at_once(kube, kube_env, simulator, namespace, scenario, reason_text):
+    create_isvc(kube, namespace, "bad", {SCENARIO: scenario, READY_AFTER: "1"})
+    run = wait(kube_env, namespace, "bad", timeout=120)
+    ended = time.monotonic()
+    assert run.rc != 0
+    assert reason_text in run.result["msg"]
+    assert run.result["msg"].startswith(f"InferenceService {namespace}/bad failed:")
+    marked = simulator.wait_for(namespace, "bad", scenario if scenario != "fail-load" else "failed-load", timeout=1)
+    assert ended - marked < 5
+    if scenario == "fail-load":
+        assert run.result["last_failure_info"]["reason"] == "ModelLoadFailed"
+        assert run.result["last_failure_info"]["exitCode"] == 1
+    if scenario == "crashloop":
+        assert any(e["reason"] == "BackOff" for e in run.result["warning_events"])
+
+
+def test_never_ready_times_out_with_last_status(kube, kube_env, simulator, namespace):
+    create_isvc(kube, namespace, "slow", {SCENARIO: "never-ready"})
+    started = time.monotonic()
+    run = wait(kube_env, namespace, "slow", timeout=3)
+    assert run.rc != 0
+    assert "was not ready after 3 s" in run.result["msg"]
+    assert run.result["status"]["ready"] is False
+    assert time.monotonic() - started < 30
+
+
+def test_deleted_while_waiting_is_a_clear_failure(kube, kube_env, simulator, namespace):
+    create_isvc(kube, namespace, "gone", {SCENARIO: "never-ready"})
+    api = kubernetes.client.CustomObjectsApi(kube.api_client())
+    timer = threading.Timer(3.0, api.delete_namespaced_custom_object,
+                            ("serving.kserve.io", "v1beta1", namespace, "inferenceservices", "gone"))
+    timer.start()
+    try:
+        run = wait(kube_env, namespace, "gone", timeout=60)
+    finally:
+        timer.cancel()
+    assert run.rc != 0
+    assert "does not exist (deleted while waiting?)" in run.result["msg"]
+
+
+def test_list_by_label_selector(kube, kube_env, simulator, namespace):
+    create_isvc(kube, namespace, "one", {READY_AFTER: "0.1"}, labels={"aml-model-repo": "m1"})
+    create_isvc(kube, namespace, "two", {READY_AFTER: "0.1"}, labels={"aml-model-repo": "m2"})
+    simulator.wait_for(namespace, "one", "ready")
+    run = run_module("inference_service_info", {"namespace": namespace, "label_selector": "aml-model-repo=m1"}, kube_env)
+    assert run.rc == 0, run.output
+    assert [s["name"] for s in run.result["inference_services"]] == ["one"]
+    assert run.result["inference_services"][0]["ready"] is True
+    assert "inference_service" not in run.result
