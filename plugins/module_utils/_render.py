@@ -318,3 +318,14 @@ def render(params: Mapping[str, Any]) -> Dict[str, Any]:
             }
         },
     }
+
+
+def render_result(params: Mapping[str, Any]) -> Dict[str, Any]:
+    """What the inference_service module (and its action plugin) return."""
+    resource = render(params)
+    return {
+        "changed": False,
+        "resource": resource,
+        "deployment_mode": resource["metadata"]["annotations"]["serving.kserve.io/deploymentMode"],
+        "in_cluster_endpoint": in_cluster_endpoint(params["name"], params["namespace"]),
+    }

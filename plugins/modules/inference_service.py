@@ -23,6 +23,10 @@ description:
 author:
   - aml.kserve developers (@aml-kserve)
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details: Renders on the controller, in the task's own process; nothing is sent to the managed node.
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
@@ -270,14 +274,7 @@ SPEC = ArgumentSpec(
 
 
 def render(module) -> dict:
-    resource = _render.render(module.params)
-    params = module.params
-    return {
-        "changed": False,
-        "resource": resource,
-        "deployment_mode": resource["metadata"]["annotations"]["serving.kserve.io/deploymentMode"],
-        "in_cluster_endpoint": _render.in_cluster_endpoint(params["name"], params["namespace"]),
-    }
+    return _render.render_result(module.params)
 
 
 def main() -> None:

@@ -1,0 +1,162 @@
+"""playbooks/batch_deploy.yml: many services across namespaces, waves, shared look-ups, reports, render-only."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import kubernetes.client
+import pytest
+import yaml
+
+from tests.harness.ansible import REPO_ROOT, run_playbook
+from tests.harness.gitlab_emulator import GitLabEmulator
+from tests.harness.kube import writes
+from tests.integration.roles_support import READY_AFTER, SCENARIO, create_runtime, prepare_namespace
+
+BATCH = REPO_ROOT / "playbooks" / "batch_deploy.yml"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def fleet(kube, gitlab: GitLabEmulator, simulator) -> dict[str, Any]:
+    """Three namespaces prepared as the pipeline expects, two models, one runtime class."""
+    tag = secrets.token_hex(3)
+    model_ns = f"amlmodels/batch-{tag}"
+    for repo in ("alpha", "beta"):
+        gitlab.create_project(f"{model_ns}/{repo}", files={"README.md": GitLabEmulator.model_readme("text-generation", "transformers")},
+                              tags={"v1": "main"})
+    runtime_class = "batch-" + tag
+    create_runtime(kube, f"batch-rt-{tag}", ["transformers"], runtime_class=runtime_class)
+    core = kubernetes.client.CoreV1Api(kube.api_client())
+    namespaces = []
+    for i in range(3):
+        ns = f"batch-{tag}-{i}"
+        core.create_namespace({"metadata": {"name": ns}})
+        prepare_namespace(kube, gitlab, ns, model_ns=model_ns, repo="alpha")
+        namespaces.append(ns)
+    return {"namespaces": namespaces, "model_ns": model_ns, "runtime_class": runtime_class}
+
+
+def inventory(tmp_path, fleet, services_per_ns: int = 4, extra: dict[str, dict[str, Any]] | None = None,
+              prefix: str = "svc") -> str:
+    """An inventory for three namespaces: one group per namespace under 'isvc', one host per service.
+    Each test uses its own prefix: services left by another test would already be Ready."""
+    children = {}
+    for i, ns in enumerate(fleet["namespaces"]):
+        hosts = {}
+        for j in range(services_per_ns):
+            name = f"{prefix}-{i}-{j}"
+            hosts[name] = dict({"isvc_model_repo": "alpha" if j % 2 == 0 else "beta", "isvc_model_repo_tag": "v1"},
+                               **(extra or {}).get(name, {}))
+        children[f"ns_{i}"] = {"hosts": hosts, "vars": {"isvc_namespace": ns}}
+    document = {"all": {"children": {"isvc": {
+        "children": children,
+        "vars": {"ansible_connection": "local", "isvc_runtime_class": fleet["runtime_class"],
+                 "isvc_model_search_namespace": fleet["model_ns"], "isvc_annotations": {READY_AFTER: "0.2"}}}}}}
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(document))
+    return str(path)
+
+
+def run_batch(kube, inventory_path: str, tmp_path, **extra_vars: Any):
+    report_dir = tmp_path / "report"
+    run = run_playbook(BATCH, dict({"isvc_batch_report_dir": str(report_dir)}, **extra_vars),
+                       {"K8S_AUTH_KUBECONFIG": str(kube.kubeconfig)}, inventory=inventory_path, extra_args=["-f", "8"])
+    report = json.loads((report_dir / "report.json").read_text()) if (report_dir / "report.json").exists() else None
+    junit = ET.parse(report_dir / "report.xml").getroot() if (report_dir / "report.xml").exists() else None
+    return run, report, junit
+
+
+def test_twelve_services_in_three_namespaces(kube, gitlab, fleet, tmp_path):
+    mark = kube.audit_mark()
+    gitlab.reset_counters()
+    run, report, junit = run_batch(kube, inventory(tmp_path, fleet), tmp_path)
+    assert run.rc == 0, run.output[-5000:]
+    services = report["services"]
+    assert len(services) == 12
+    assert {s["result"] for s in services} == {"ok"}
+    assert {s["namespace"] for s in services} == set(fleet["namespaces"])
+    assert all(s["endpoint"].startswith("http://svc-") and len(s["commit"]) == 40 for s in services)
+    assert junit.attrib["tests"] == "12" and junit.attrib["failures"] == "0"
+    assert "12 of 12 ready; 0 failed; 0 skipped" in run.output
+    # Shared look-ups: two model refs → two GitLab resolutions (search, tag, README each); one runtime look-up;
+    # ConfigMap, Secret and Namespace read once per namespace.
+    assert gitlab.request_count("/api/v4/projects?") == 2
+    assert gitlab.request_count("/repository/tags/") == 2
+    events = [e for e in kube.audit_events_since(mark) if e["user"]["username"] == "aml-admin"
+              and "aml-kserve-simulator" not in e.get("userAgent", "")]
+    by_resource = {}
+    for event in events:
+        ref = event.get("objectRef", {})
+        key = (event["verb"], ref.get("resource"), ref.get("name") is not None)
+        by_resource[key] = by_resource.get(key, 0) + 1
+    assert by_resource.get(("get", "configmaps", True)) == 3
+    assert by_resource.get(("get", "secrets", True)) == 3
+    assert by_resource.get(("get", "namespaces", True)) == 3
+    assert by_resource.get(("list", "clusterservingruntimes", False)) == 1
+    assert by_resource.get(("patch", "inferenceservices", True)) == 12
+
+
+def test_one_failing_service_does_not_hide_the_others(kube, fleet, tmp_path):
+    extra = {"one-1-2": {"isvc_annotations": {SCENARIO: "fail-load", READY_AFTER: "0.2"}}}
+    run, report, junit = run_batch(kube, inventory(tmp_path, fleet, extra=extra, prefix="one"), tmp_path)
+    assert run.rc != 0
+    results = {s["service"]: s for s in report["services"]}
+    assert len(results) == 12
+    assert results["one-1-2"]["result"] == "failed"
+    assert "failed to load" in results["one-1-2"]["reason"]
+    assert [s for s, r in results.items() if r["result"] != "ok"] == ["one-1-2"]
+    failures = junit.findall(".//testcase/failure")
+    assert len(failures) == 1 and "failed to load" in failures[0].attrib["message"]
+    assert "11 of 12 ready; 1 failed; 0 skipped" in run.output
+
+
+def test_wave_stop_with_max_fail_percentage_zero(kube, fleet, tmp_path):
+    extra = {"wave-0-0": {"isvc_annotations": {SCENARIO: "fail-load", READY_AFTER: "0.2"}}}
+    mark = kube.audit_mark()
+    run, report, _junit = run_batch(kube, inventory(tmp_path, fleet, services_per_ns=2, extra=extra, prefix="wave"), tmp_path,
+                                    isvc_batch_serial=[1, "100%"], isvc_batch_max_fail_percentage=0)
+    assert run.rc != 0
+    results = {s["service"]: s["result"] for s in report["services"]}
+    assert results.pop("wave-0-0") == "failed"
+    assert set(results.values()) == {"skipped"} and len(results) == 5
+    patched = {e["objectRef"]["name"] for e in writes(kube.audit_events_since(mark), "aml-admin")
+               if e.get("objectRef", {}).get("resource") == "inferenceservices"}
+    assert patched == {"wave-0-0"}
+
+
+def test_list_driven_batch(kube, fleet, tmp_path):
+    ns = fleet["namespaces"][2]
+    batch = {"isvc_batch": [{"isvc_name": f"listed-{i}", "isvc_namespace": ns, "isvc_model_repo": "alpha",
+                             "isvc_model_repo_tag": "v1", "isvc_runtime_class": fleet["runtime_class"],
+                             "isvc_model_search_namespace": fleet["model_ns"], "isvc_annotations": {READY_AFTER: "0.2"}}
+                            for i in range(3)]}
+    vars_file = tmp_path / "services.yml"
+    vars_file.write_text(yaml.safe_dump(batch))
+    report_dir = tmp_path / "report"
+    run = run_playbook(BATCH, {"isvc_batch_report_dir": str(report_dir)}, {"K8S_AUTH_KUBECONFIG": str(kube.kubeconfig)},
+                       extra_args=["-e", "@" + str(vars_file)])
+    assert run.rc == 0, run.output[-5000:]
+    report = json.loads((report_dir / "report.json").read_text())
+    assert sorted(s["service"] for s in report["services"]) == ["listed-0", "listed-1", "listed-2"]
+    assert {s["result"] for s in report["services"]} == {"ok"}
+
+
+def test_render_only_writes_manifests_and_no_cluster_writes(kube, fleet, tmp_path):
+    mark = kube.audit_mark()
+    manifests = tmp_path / "manifests"
+    run, report, _junit = run_batch(kube, inventory(tmp_path, fleet, services_per_ns=1, prefix="render"), tmp_path,
+                                    isvc_render_only=True, isvc_render_dir=str(manifests))
+    assert run.rc == 0, run.output[-5000:]
+    assert writes(kube.audit_events_since(mark), "aml-admin") == []
+    files = sorted(manifests.rglob("*.yaml"))
+    assert len(files) == 3
+    for path in files:
+        resource = yaml.safe_load(path.read_text())
+        assert resource["kind"] == "InferenceService" and "status" not in resource
+        assert list(resource) == ["apiVersion", "kind", "metadata", "spec"]
+        assert set(resource["metadata"]) == {"name", "namespace", "labels", "annotations"}
+    assert {s["result"] for s in report["services"]} == {"ok"}
