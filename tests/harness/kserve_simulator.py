@@ -607,7 +607,9 @@ class KServeSimulator:
             deployment=deployment,
             revision=revision,
             replicas=replicas,
-            delay=_float(annotations.get(DELAY_ANNOTATION), DEFAULT_DELAY),
+            # the annotation, else the namespace label (for tools that cannot annotate, such as the pipeline)
+            delay=_float(annotations.get(DELAY_ANNOTATION) or self._namespace_labels(namespace).get(DELAY_ANNOTATION),
+                         DEFAULT_DELAY),
             template=template,
             rs_name=f"{deployment}-{template_hash}",
             runtime=runtime,
