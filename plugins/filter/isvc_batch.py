@@ -62,21 +62,34 @@ def batch_plan(hostvars: Mapping[str, Any], hosts: List[str], defaults: Mapping[
     return {"services": services, "namespaces": namespaces}
 
 
-def _first_data(results: List[Mapping[str, Any]], namespace: str) -> Dict[str, Any]:
-    for result in results or []:
-        if (result.get("item") or {}).get("key") == namespace:
-            resources = result.get("resources") or []
-            return dict((resources[0].get("data") or {}) if resources else {})
-    return {}
+def batch_by_namespace(*registered: Mapping[str, Any]) -> Dict[str, Any]:
+    """Objects by namespace (or by name, for Namespaces) from k8s_info results: a cluster-wide listing, or a loop
+    of per-namespace reads; skipped or failed results count as nothing read."""
+    found: Dict[str, Any] = {}
+    for result in registered:
+        if not isinstance(result, Mapping) or result.get("skipped") or result.get("failed"):
+            continue
+        parts = result.get("results") if "results" in result else [result]
+        for part in parts or []:
+            if part.get("skipped") or part.get("failed"):
+                continue
+            for obj in part.get("resources") or []:
+                metadata = obj.get("metadata") or {}
+                found[metadata.get("namespace") or metadata.get("name", "")] = obj
+    return found
 
 
-def batch_model_lookups(plan: Mapping[str, Any], configs: List[Mapping[str, Any]], secrets: List[Mapping[str, Any]],
+def _data(objects: Mapping[str, Any], namespace: str) -> Dict[str, Any]:
+    return dict((objects.get(namespace) or {}).get("data") or {})
+
+
+def batch_model_lookups(plan: Mapping[str, Any], configs: Mapping[str, Any], secrets: Mapping[str, Any],
                         hostvars: Mapping[str, Any]) -> Dict[str, Any]:
     """One GitLab resolution per (GitLab URL, token, model ref), whichever namespaces the services are in."""
     lookups: Dict[str, Dict[str, Any]] = {}
     service_keys: Dict[str, str] = {}
     for host, service in sorted(plan["services"].items()):
-        config = _first_data(configs, service["namespace"])
+        config = _data(configs, service["namespace"])
         url = service["gitlab_url"] or (
             "{0}://{1}".format(config.get("MODEL_REPO_GIT_SCHEME") or "https", config["MODEL_REPO_GIT_BASE"])
             if config.get("MODEL_REPO_GIT_BASE") else "")
@@ -85,7 +98,7 @@ def batch_model_lookups(plan: Mapping[str, Any], configs: List[Mapping[str, Any]
             token = (token_vars.get("isvc_batch_entry") or {}).get("isvc_gitlab_token") or token_vars.get("isvc_gitlab_token") or ""
             source = {"host": service["token_host"], "namespace": ""}
         else:
-            token = _first_data(secrets, service["namespace"]).get("MODEL_REPO_GIT_TOKEN", "")
+            token = _data(secrets, service["namespace"]).get("MODEL_REPO_GIT_TOKEN", "")
             source = {"host": "", "namespace": service["namespace"]}
         identity = json.dumps([url, token, service["model_args"]], sort_keys=True)
         if identity not in lookups:
@@ -151,6 +164,7 @@ class FilterModule:
     def filters(self) -> Dict[str, Any]:
         return {
             "batch_plan": batch_plan,
+            "batch_by_namespace": batch_by_namespace,
             "batch_model_lookups": batch_model_lookups,
             "batch_runtime_lookups": batch_runtime_lookups,
             "junit_xml": junit_xml,

@@ -1098,7 +1098,9 @@ def _container(isvc_name: str, model: dict[str, Any], runtime: dict[str, Any]) -
         container["env"] = list(env.values())
     resources = model.get("resources") or runtime.get("resources")
     if resources:
-        container["resources"] = resources
+        # Quantities may arrive as YAML numbers (the pipeline writes `cpu: 1`); the API takes them as strings too.
+        container["resources"] = {kind: {res: str(qty) for res, qty in (values or {}).items()}
+                                  for kind, values in resources.items() if isinstance(values, dict)}
     if runtime.get("ports"):
         container["ports"] = runtime["ports"]
     return container

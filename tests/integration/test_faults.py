@@ -414,10 +414,17 @@ def test_concurrent_writer_conflict_then_force(stage: Stage, model):
 def test_missing_rbac_is_forbidden_with_verb_and_resource(stage: Stage, model, tmp_path, gitlab_from):
     token = stage.kube.service_account_token(stage.namespace, "nobody")
     kubeconfig = stage.kube.write_kubeconfig(tmp_path / "nobody", token, "nobody")
-    extra = {} if gitlab_from == "pipeline-configmap" else {"isvc_gitlab_url": stage.gitlab.url, "isvc_gitlab_token": stage.token}
-    vars_ = role_vars(stage, model, **extra)
+    vars_ = role_vars(stage, model)
+    extra_args = []
+    if gitlab_from == "role-variables":
+        # The token from a vars file, as secrets are passed: at -vvv ansible-playbook itself echoes its command line,
+        # `-e` values included, which no role can hide.
+        secret = tmp_path / "gitlab.yml"
+        secret.write_text(yaml.safe_dump({"isvc_gitlab_url": stage.gitlab.url, "isvc_gitlab_token": stage.token}))
+        extra_args = ["-e", "@" + str(secret)]
     mark = stage.kube.audit_mark()
-    run = stage.deploy(extra_vars=vars_, env={"K8S_AUTH_KUBECONFIG": str(kubeconfig)}, callback="default", verbosity=4)
+    run = stage.deploy(extra_vars=vars_, env={"K8S_AUTH_KUBECONFIG": str(kubeconfig)}, callback="default", verbosity=4,
+                       extra_args=extra_args)
     assert run.rc != 0
     message = fatal_message(run.output)
     user = f"system:serviceaccount:{stage.namespace}:nobody"
@@ -443,11 +450,11 @@ RESTART_HARNESS_TIMEOUT = 30  # KubeCluster.restart_apiserver waits this long fo
 def restart_during_wait(kube, kube_env, simulator) -> dict[str, Any]:
     """Deploy-wait (inference_service_info wait=true) while the apiserver restarts; return what happened.
 
-    Ready comes 20 s after the create, so the simulator's Ready write falls inside the restart and is retried until
+    Ready comes 45 s after the create, so the simulator's Ready write falls inside the restart and is retried until
     the new apiserver answers. The restart is asked for once the module's three watches are open."""
     namespace = "t-restart-" + secrets.token_hex(3)
     kubernetes.client.CoreV1Api(kube.api_client()).create_namespace({"metadata": {"name": namespace}})
-    created = create_isvc(kube, namespace, "survivor", {READY_AFTER: "20"})
+    created = create_isvc(kube, namespace, "survivor", {READY_AFTER: "45"})
     offset = kube.audit_mark()
     thread, box = in_thread(lambda: run_module(
         "inference_service_info", {"name": "survivor", "namespace": namespace, "wait": True, "wait_timeout": 240}, kube_env))
