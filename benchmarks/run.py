@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """aml.kserve against the deploy-inference-service pipeline, side by side, on the same local kube-apiserver,
 KServe simulator and GitLab emulator. Prints a table of medians; asserts nothing (speed targets are not tests).
 
@@ -143,7 +142,7 @@ class Bench:
         return seconds
 
     def batch(self, services: int, namespaces: int = 10, forks: int = 10) -> dict[str, float]:
-        names = [self.namespace({READY_AFTER: "0.5"}) for _ in range(namespaces)]
+        names = [self.namespace({READY_AFTER: "0.5"}) for _index in range(namespaces)]
         groups = {}
         for i, ns in enumerate(names):
             hosts = {f"b{services}-{i}-{j}": {"isvc_model_repo": "alpha" if j % 2 == 0 else "beta", "isvc_model_repo_tag": "v1"}
@@ -212,8 +211,8 @@ def main() -> int:
         for size in [int(s) for s in options.batch.split(",") if s.strip()]:
             numbers = bench.batch(size)
             rows.append((f"3. Batch of {size} in 10 namespaces, -f 10: wall", fmt(numbers["wall"]), "", ""))
-            rows.append((f"   kube API requests per service", f"{numbers['kube_per_service']:.2f}", "", ""))
-            rows.append((f"   GitLab requests per service", f"{numbers['gitlab_per_service']:.2f}", "", ""))
+            rows.append(("   kube API requests per service", f"{numbers['kube_per_service']:.2f}", "", ""))
+            rows.append(("   GitLab requests per service", f"{numbers['gitlab_per_service']:.2f}", "", ""))
     finally:
         bench.close()
     print(f"\naml.kserve benchmarks, {time.strftime('%Y-%m-%d')}, {platform.node()}, {os.cpu_count()} cores, "
