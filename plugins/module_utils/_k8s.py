@@ -44,6 +44,8 @@ SERVING_RUNTIME = ("ServingRuntime", "serving.kserve.io/v1alpha1")
 DEPLOYMENT = ("Deployment", "apps/v1")
 POD = ("Pod", "v1")
 EVENT = ("Event", "v1")
+NAMESPACE = ("Namespace", "v1")
+POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce"
 
 
 def _status_message(err: Any) -> str:
@@ -61,9 +63,11 @@ def _status_message(err: Any) -> str:
 class KubeClient:
     """kubernetes.core's client (its discovery cache included), with our error handling around every call."""
 
-    def __init__(self, module: Any) -> None:
+    def __init__(self, module: Any = None, params: Optional[Dict[str, Any]] = None) -> None:
+        """From a module (kubernetes.core's AnsibleK8SModule), or from validated params (an action plugin)."""
+        auth = {k: v for k, v in (params or {}).items() if k in CONNECTION_SPEC.argument_spec and v is not None}
         try:
-            self.k8s = get_api_client(module=module)
+            self.k8s = get_api_client(module=module, **auth) if module is not None else get_api_client(**auth)
         except CoreException as err:
             raise KubernetesError("Cannot configure the Kubernetes client: {0}; set kubeconfig/context or the "
                                   "K8S_AUTH_* environment".format(first_line(str(err))))
@@ -113,6 +117,16 @@ class KubeClient:
             if err.details.get("status") == 404:
                 return None
             raise
+
+    def pod_security_level(self, namespace: str) -> Optional[str]:
+        """The namespace's enforced Pod Security level ('' when unset); None when the Namespace cannot be read."""
+        try:
+            found = self.get(NAMESPACE, namespace)
+        except KubernetesError:
+            return None
+        if found is None:
+            return None
+        return ((found.get("metadata") or {}).get("labels") or {}).get(POD_SECURITY_LABEL, "")
 
     def list(self, kind_version: Tuple[str, str], namespace: Optional[str] = None, label_selector: Optional[str] = None,
              field_selector: Optional[str] = None) -> Dict[str, Any]:

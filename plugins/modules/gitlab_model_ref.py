@@ -23,6 +23,12 @@ author:
 extends_documentation_fragment:
   - aml.kserve._gitlab
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - Runs on the controller, in the task's own process, with no module process to start; GitLab must be reachable
+        from the controller. The task's C(environment) keyword does not apply to E(GITLAB_URL) and E(GITLAB_TOKEN).
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
@@ -180,13 +186,16 @@ SPEC = _gitlab.CONNECTION_SPEC.merge(
 )
 
 
-def resolve(module) -> dict:
-    if not _gitlab.HAS_GITLAB:
-        module.fail_json(msg=missing_required_lib("python-gitlab"), exception=str(_gitlab.GITLAB_IMPORT_ERROR))
-    params = module.params
+def resolve_result(params: dict) -> dict:
     client = _gitlab.GitLabClient(_gitlab.ConnectionOptions.from_params(params))
     ref = _gitlab.ModelRef(**{key: params[key] for key in ("repo", "search_namespace", "project_path", "branch", "tag", "readme_path")})
     return dict(_gitlab.ModelResolver(client).resolve(ref), changed=False)
+
+
+def resolve(module) -> dict:
+    if not _gitlab.HAS_GITLAB:
+        module.fail_json(msg=missing_required_lib("python-gitlab"), exception=str(_gitlab.GITLAB_IMPORT_ERROR))
+    return resolve_result(module.params)
 
 
 def main() -> None:

@@ -27,6 +27,13 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - Runs on the controller, in the task's own process, so progress lines show while it waits and no module
+        process has to start. The task's C(environment) keyword does not apply; set the C(K8S_AUTH_*) variables in
+        the controller's environment (AWX credentials do) or pass the connection options.
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
@@ -53,10 +60,17 @@ options:
     description: Seconds to wait before failing with the last status.
     type: int
     default: 1800
+  pod_security:
+    description:
+      - Also return the Pod Security level the namespace enforces (its C(pod-security.kubernetes.io/enforce) label), which
+        decides whether pods with C(hostIPC) may run there.
+      - Best effort, needs get on the Namespace; RV(pod_security_level) is null when it cannot be read.
+    type: bool
+    default: false
 requirements:
   - kubernetes >= 24.2.0
 notes:
-  - Progress lines while waiting are returned in RV(progress), since a module cannot print while it runs.
+  - Progress lines are shown while it waits (on the controller's output, also in AWX) and returned in RV(progress).
 seealso:
   - module: aml.kserve.inference_service
 """
@@ -141,6 +155,11 @@ progress:
   type: list
   elements: str
   sample: ["0.0s PredictorReady is False: Deploying", "2.1s Ready and rolled out"]
+pod_security_level:
+  description: The namespace's C(pod-security.kubernetes.io/enforce) label; empty when unset, null when not readable.
+  returned: with O(pod_security=true)
+  type: str
+  sample: baseline
 waited:
   description: Seconds spent waiting.
   returned: with O(wait=true)
@@ -164,6 +183,7 @@ SPEC = _k8s.CONNECTION_SPEC.merge(
             "label_selector": {"type": "str"},
             "wait": {"type": "bool", "default": False},
             "wait_timeout": {"type": "int", "default": 1800},
+            "pod_security": {"type": "bool", "default": False},
         },
         mutually_exclusive=[("name", "label_selector")],
         required_if=[("wait", True, ("name",))],
@@ -171,17 +191,20 @@ SPEC = _k8s.CONNECTION_SPEC.merge(
 )
 
 
-def get_services(module) -> dict:
-    params = module.params
-    client = _k8s.KubeClient(module)
+def services_result(client, params: dict, echo=None) -> dict:
+    """The module's result; ``echo`` shows progress lines as they happen (the action plugin passes Display's)."""
     namespace, name = params["namespace"], params["name"]
     result = {"changed": False}
+    if params["pod_security"]:
+        result["pod_security_level"] = client.pod_security_level(namespace)
     if params["wait"]:
         started = time.monotonic()
         progress = []
 
         def report(line: str) -> None:
             progress.append("{0:.1f}s {1}".format(time.monotonic() - started, line))
+            if echo is not None:
+                echo("{0}/{1}: {2}".format(namespace, name, progress[-1]))
 
         summary = InferenceServiceWaiter(client, namespace, name, params["wait_timeout"], report).wait()
         report(summary["message"])
@@ -200,6 +223,10 @@ def get_services(module) -> dict:
     if name and summaries:
         result["inference_service"] = summaries[0]
     return result
+
+
+def get_services(module) -> dict:
+    return services_result(_k8s.KubeClient(module), module.params)
 
 
 def main() -> None:

@@ -23,6 +23,12 @@ author:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - Runs on the controller, in the task's own process, with no module process to start. The task's C(environment)
+        keyword does not apply; set the C(K8S_AUTH_*) variables in the controller's environment or pass the options.
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
@@ -155,12 +161,10 @@ SPEC = _k8s.CONNECTION_SPEC.merge(
 )
 
 
-def find_runtime(module) -> dict:
-    params = module.params
+def runtime_result(client, params: dict) -> dict:
     kind = params["kind"]
     kind_version = _k8s.CLUSTER_SERVING_RUNTIME if kind == "ClusterServingRuntime" else _k8s.SERVING_RUNTIME
     namespace = params["namespace"] if kind == "ServingRuntime" else None
-    client = _k8s.KubeClient(module)
     if params["name"]:
         runtime = client.get(kind_version, params["name"], namespace)
         if runtime is None:
@@ -174,6 +178,10 @@ def find_runtime(module) -> dict:
         runtimes = _k8s.items(client.list(kind_version, namespace, label_selector=selector))
         runtime, choice = _runtime.choose_by_class(runtimes, kind, params["runtime_class"], params["class_label"], params["model_format"])
     return {"changed": False, "runtime": _runtime.summarize(runtime, kind, params["class_label"]), "choice": choice}
+
+
+def find_runtime(module) -> dict:
+    return runtime_result(_k8s.KubeClient(module), module.params)
 
 
 def main() -> None:

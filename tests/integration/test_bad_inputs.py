@@ -54,6 +54,9 @@ def _c(id_: str, variable: str, value: Any, pattern: str, layer: str, batch: str
     return Case(id_, variable, dict({variable: value}, **more), pattern, layer, batch, **extra)
 
 
+# GitLab given as role variables (resolved to the emulator's URL and token at run time): no ConfigMap/Secret read.
+GITLAB_VARS = {"isvc_gitlab_url": "<gitlab>", "isvc_gitlab_token": "<token>"}
+
 BUG_NAMESPACE = pytest.mark.xfail(strict=True, reason=(
     "BUG: an invalid isvc_namespace is not validated before the ConfigMap look-up: with the pipeline's ConfigMap "
     "(the default) the run fails with 'ConfigMap aml-image-builder-config does not exist in namespace Team_A ... "
@@ -175,14 +178,13 @@ CASES = [
        RENDER, "render-4"),
     # With GitLab given as variables the pipeline ConfigMap is not read, and the renderer names the namespace.
     _c("isvc_namespace=Team_A(gitlab-vars)", "isvc_namespace", "Team_A",
-       r"namespace='Team_A' must consist of lower case letters", RENDER, "render-4", more={"isvc_gitlab_url": "<gitlab>",
-                                                                                            "isvc_gitlab_token": "<token>"}),
+       r"namespace='Team_A' must consist of lower case letters", RENDER, "render-4", more=GITLAB_VARS),
 
     # -- single runs ----------------------------------------------------------------------------------------------
     _c("isvc_namespace=Team_A(pipeline-configmap)", "isvc_namespace", "Team_A",
        r"(isvc_namespace|namespace)\W.*Team_A.*must consist of lower case", RESOLVE, marks=(BUG_NAMESPACE,)),
     _c("isvc_namespace=64-chars", "isvc_namespace", "n" * 64, r"namespace='n{64}' must be at most 63 characters", RENDER,
-       more={"isvc_gitlab_url": "<gitlab>", "isvc_gitlab_token": "<token>"}),
+       more=GITLAB_VARS),
     _c("isvc_gitlab_url=ftp", "isvc_gitlab_url", "ftp://gitlab.example.com",
        r"api_url='ftp://gitlab\.example\.com' must start with https://", RESOLVE,
        names=("isvc_gitlab_url", "gitlab_url", "api_url"), more={"isvc_gitlab_token": "<token>"}),
@@ -274,16 +276,18 @@ def runner(stage: Stage) -> Runner:
 def test_bad_input_is_refused_naming_the_variable(runner: Runner, stage: Stage, case: Case):
     outcome = runner.outcome(case)
     assert outcome.rc != 0, outcome.output[-4000:]
+    # nothing written; before any request at all for the argument spec and the preflight
+    assert writes(outcome.requests, "aml-admin") == [], [
+        (e["verb"], e["objectRef"].get("resource"), e.get("responseStatus", {}).get("code")) for e in writes(outcome.requests)]
+    if case.layer in BEFORE_ANY_REQUEST:
+        assert outcome.requests == [] and outcome.gitlab_requests == 0
+    assert stage.token not in outcome.output
     message = outcome.message
     assert message, outcome.output[-4000:]
     # the variable (or the module's option) and the reason, on one line of the message
     assert any(name in message for name in case.accepted_names()), message
     assert re.search(case.pattern, message), f"{case.pattern!r} not in:\n{message}"
-    # nothing written; before any request at all for the argument spec and the preflight
-    assert writes(outcome.requests, "aml-admin") == [], [(e["verb"], e["objectRef"]) for e in writes(outcome.requests)]
-    if case.layer in BEFORE_ANY_REQUEST:
-        assert outcome.requests == [] and outcome.gitlab_requests == 0
-    assert stage.token not in outcome.output
+    print("\nNAMECHECK", case.id, "PREFIXED" if case.variable in message else "BARE-ONLY", "|", [l for l in message.splitlines() if re.search(case.pattern, l)][:1])
 
 
 def test_batches_report_every_case_at_once(runner: Runner):
