@@ -12,6 +12,7 @@ names the fix and never the token.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, TypeVar
 
@@ -74,6 +75,13 @@ class GitLabClient:
             self.url = self.url[: -len("/api/v4")]
         if not self.url.startswith(("http://", "https://")):
             raise GitLabError("api_url={0!r} must start with https:// (or http://)".format(options.api_url))
+        if options.ca_path and not os.path.isfile(options.ca_path):
+            raise GitLabError("ca_path={0!r} is not a file; give the PEM bundle of the CA that signed GitLab's "
+                              "certificate".format(options.ca_path))
+        if any(ord(c) < 33 or ord(c) == 127 for c in options.api_token):
+            # Never echo it: a header library would print the whole value in its error.
+            raise GitLabError("api_token contains whitespace or a line break; check the token (or the "
+                              "MODEL_REPO_GIT_TOKEN key of Secret aml-image-builder-secret): it must be one line")
         self.options = options
         verify = options.ca_path if options.ca_path else options.validate_certs
         self.gl = gitlab.Gitlab(

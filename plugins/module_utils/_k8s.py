@@ -73,6 +73,9 @@ class KubeClient:
                                   "K8S_AUTH_* environment".format(first_line(str(err))))
         except ConfigException as err:
             raise KubernetesError("Cannot configure the Kubernetes client: {0}".format(first_line(str(err))))
+        except Urllib3HTTPError as err:
+            raise KubernetesError("Cannot reach the Kubernetes API ({0}); check the host in the kubeconfig or "
+                                  "K8S_AUTH_HOST, and its TLS settings".format(first_line(str(err))))
         self._resources: Dict[Tuple[str, str], Any] = {}
 
     @property

@@ -31,7 +31,7 @@ MISSING = object()  # a variable left out of the run
 
 # Layers, in the order the role checks them: a batch holds cases of one layer.
 ARGSPEC, PREFLIGHT, RENDER, RESOLVE, APPLY = "argspec", "preflight", "render", "resolve", "apply"
-BEFORE_ANY_REQUEST = (ARGSPEC, PREFLIGHT)
+BEFORE_ANY_REQUEST = (ARGSPEC, PREFLIGHT, RENDER)  # rendering options are checked in preflight
 
 
 @dataclass(frozen=True)
@@ -56,15 +56,6 @@ def _c(id_: str, variable: str, value: Any, pattern: str, layer: str, batch: str
 
 # GitLab given as role variables (resolved to the emulator's URL and token at run time): no ConfigMap/Secret read.
 GITLAB_VARS = {"isvc_gitlab_url": "<gitlab>", "isvc_gitlab_token": "<token>"}
-
-BUG_NAMESPACE = pytest.mark.xfail(strict=True, reason=(
-    "BUG: an invalid isvc_namespace is not validated before the ConfigMap look-up: with the pipeline's ConfigMap "
-    "(the default) the run fails with 'ConfigMap aml-image-builder-config does not exist in namespace Team_A ... "
-    "kubectl create configmap ... -n Team_A' - a fix that cannot work - instead of saying the namespace is invalid"))
-BUG_FIELD_MANAGER = pytest.mark.xfail(strict=True, reason=(
-    "BUG: isvc_field_manager='' is not validated: the role renders, reads and sends the server-side apply PATCH, "
-    "which the apiserver rejects (422 'fieldManager: Required value'); a write request reaches the cluster and the "
-    "message does not name isvc_field_manager"))
 
 CASES = [
     # -- argument spec (meta/argument_specs.yml): one run, every error listed -----------------------------------
@@ -182,7 +173,7 @@ CASES = [
 
     # -- single runs ----------------------------------------------------------------------------------------------
     _c("isvc_namespace=Team_A(pipeline-configmap)", "isvc_namespace", "Team_A",
-       r"(isvc_namespace|namespace)\W.*Team_A.*must consist of lower case", RESOLVE, marks=(BUG_NAMESPACE,)),
+       r"(isvc_namespace|namespace)\W.*Team_A.*must consist of lower case", RESOLVE),
     _c("isvc_namespace=64-chars", "isvc_namespace", "n" * 64, r"namespace='n{64}' must be at most 63 characters", RENDER,
        more=GITLAB_VARS),
     _c("isvc_gitlab_url=ftp", "isvc_gitlab_url", "ftp://gitlab.example.com",
@@ -191,8 +182,7 @@ CASES = [
     _c("isvc_model_repo=malformed-README", "isvc_model_repo", BROKEN_REPO,
        r"The front matter of README\.md of \S+/badin-broken-card at main \([0-9a-f]{12}\) is not valid YAML: "
        r".*expected ',' or '\]', but got ':'", RESOLVE, names=("README.md",)),
-    _c("isvc_field_manager=empty", "isvc_field_manager", "", r"(isvc_)?field_manager\W.*(must not be empty|required)", APPLY,
-       marks=(BUG_FIELD_MANAGER,)),
+    _c("isvc_field_manager=empty", "isvc_field_manager", "", r"(isvc_)?field_manager\W.*(must not be empty|required)", PREFLIGHT),
 ]
 
 
@@ -287,7 +277,6 @@ def test_bad_input_is_refused_naming_the_variable(runner: Runner, stage: Stage, 
     # the variable (or the module's option) and the reason, on one line of the message
     assert any(name in message for name in case.accepted_names()), message
     assert re.search(case.pattern, message), f"{case.pattern!r} not in:\n{message}"
-    print("\nNAMECHECK", case.id, "PREFIXED" if case.variable in message else "BARE-ONLY", "|", [l for l in message.splitlines() if re.search(case.pattern, l)][:1])
 
 
 def test_batches_report_every_case_at_once(runner: Runner):
