@@ -7,13 +7,13 @@
 """Readiness predicates: pure functions of objects as dicts. The waiter only feeds them.
 
 Each ``*_state`` returns a ``State``: ``ready``, ``progressing`` or ``failed``, with a one-line
-message and, for a failure, its details. One predicate per kind, picked by ``state_of``.
+message and, for a failure, its details. One predicate per kind; ``overall`` combines them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 READY = "ready"
 PROGRESSING = "progressing"
@@ -129,17 +129,6 @@ def pod_state(pod: Dict[str, Any]) -> State:
                 message += "; last exit code {0}".format(terminated.get("exitCode"))
             return State(FAILED, message, waiting["reason"], details)
     return State(READY, "pod {0} has no stuck container".format(_name(pod)))
-
-
-PREDICATES: Dict[str, Callable[[Dict[str, Any]], State]] = {
-    "InferenceService": isvc_state,
-    "Deployment": deployment_state,
-    "Pod": pod_state,
-}
-
-
-def state_of(obj: Dict[str, Any]) -> State:
-    return PREDICATES[obj.get("kind", "")](obj)
 
 
 def overall(isvc: Optional[Dict[str, Any]], deployments: List[Dict[str, Any]], pods: List[Dict[str, Any]]) -> State:
