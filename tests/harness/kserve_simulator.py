@@ -812,9 +812,7 @@ class KServeSimulator:
                 }},
             }],
         }
-        pod = _body(self._core.patch_namespaced_pod_status(
-            pod_name, namespace, [{"op": "add", "path": "/status", "value": status}],
-            _content_type=JSON_PATCH, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        # The Event goes first: a waiter that fails on the Pod status reads the events right then.
         event = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -833,6 +831,9 @@ class KServeSimulator:
         }
         _body(self._core.create_namespaced_event(
             namespace, event, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        pod = _body(self._core.patch_namespaced_pod_status(
+            pod_name, namespace, [{"op": "add", "path": "/status", "value": status}],
+            _content_type=JSON_PATCH, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
         return pod
 
     def _delete_simulated_pods(self, namespace: str, name: str) -> None:
