@@ -120,6 +120,108 @@ def batch_runtime_lookups(plan: Mapping[str, Any], models: Mapping[str, Any]) ->
     return sorted(lookups.values(), key=lambda item: item["key"])
 
 
+def _flag(value: Any) -> bool:
+    """A boolean role variable, also when an AWX survey or -e passed it as text."""
+    return value.strip().lower() in ("1", "true", "yes", "on") if isinstance(value, str) else bool(value)
+
+
+def _service(vars_: Mapping[str, Any], host: str) -> Dict[str, str]:
+    return {"host": host, "name": str(vars_.get("isvc_name") or host), "namespace": str(vars_.get("isvc_namespace") or "")}
+
+
+def batch_wave_apply(hostvars: Mapping[str, Any], hosts: List[str]) -> List[Dict[str, Any]]:
+    """The wave's rendered InferenceServices still to apply, grouped by the server-side apply options they share.
+
+    Left out: services that already failed (they have isvc_batch_outcome) and render-only ones."""
+    groups: Dict[str, Dict[str, Any]] = {}
+    for host in hosts:
+        vars_ = hostvars[host]
+        rendered = vars_.get("isvc_rendered") or {}
+        if vars_.get("isvc_batch_outcome") or _flag(vars_.get("isvc_render_only")) or "resource" not in rendered:
+            continue
+        manager, force = str(vars_.get("isvc_field_manager") or "aml.kserve"), _flag(vars_.get("isvc_force_conflicts"))
+        group = groups.setdefault(_key({"m": manager, "f": force}, ("m", "f")), {
+            "field_manager": manager, "force_conflicts": force, "services": [], "definitions": []})
+        group["services"].append(_service(vars_, host))
+        group["definitions"].append(rendered["resource"])
+    return list(groups.values())
+
+
+def _apply_results(registered: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """Per definition, from one kubernetes.core.k8s call with continue_on_error: one result, or result.results."""
+    if registered.get("failed") or registered.get("skipped"):
+        reason = registered.get("msg") or ("skipped" if registered.get("skipped") else "the apply failed")
+        return [{"error": {"msg": reason}}] * len(registered["item"]["definitions"])
+    if len(registered["item"]["definitions"]) == 1:
+        return [registered]
+    return list((registered.get("result") or {}).get("results") or [])
+
+
+def batch_wave_applied(registered: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """Each applied service's outcome by host: ``changed``, and ``error`` (empty when applied)."""
+    applied: Dict[str, Dict[str, Any]] = {}
+    for group in (registered or {}).get("results") or []:
+        results = _apply_results(group)
+        for index, service in enumerate(group["item"]["services"]):
+            result = results[index] if index < len(results) else {"error": {"msg": "no result for this definition"}}
+            error = result.get("error") or {}
+            applied[service["host"]] = dict(service, changed=bool(result.get("changed")),
+                                            error=" ".join(str(error.get("msg") or "").split()) if error else "")
+    return applied
+
+
+def batch_wave_waits(applied: Mapping[str, Any], hostvars: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """One wait per namespace for the services applied without error whose isvc_wait is true."""
+    waits: Dict[str, Dict[str, Any]] = {}
+    for host, service in applied.items():
+        vars_ = hostvars[host]
+        if service["error"] or not _flag(vars_.get("isvc_wait", True)):
+            continue
+        wait = waits.setdefault(service["namespace"], {"namespace": service["namespace"], "names": [], "timeout": 1})
+        wait["names"].append(service["name"])
+        wait["timeout"] = max(wait["timeout"], int(vars_.get("isvc_wait_timeout") or 1800))
+    return sorted(waits.values(), key=lambda w: w["namespace"])
+
+
+def batch_wave_outcomes(hostvars: Mapping[str, Any], hosts: List[str], applied: Mapping[str, Any],
+                        waited: Mapping[str, Any], now: float) -> Dict[str, Dict[str, Any]]:
+    """The report line of each service of the wave, by host."""
+    summaries: Dict[str, Dict[str, Any]] = {}
+    for result in (waited or {}).get("results") or []:
+        item = result.get("item") or {}
+        by_name = {s.get("name"): s for s in result.get("inference_services") or []}
+        for name in item.get("names") or []:
+            # a wait that failed as a whole (RBAC, lost apiserver) has no entry per service: its message is theirs
+            summaries[item.get("namespace", "") + "/" + name] = by_name.get(name) or {
+                "ready": bool(result.get("skipped")), "message": result.get("msg") or "the wait failed"}
+    outcomes: Dict[str, Dict[str, Any]] = {}
+    for host in hosts:
+        vars_ = hostvars[host]
+        if vars_.get("isvc_batch_outcome"):
+            outcomes[host] = vars_["isvc_batch_outcome"]
+            continue
+        service = _service(vars_, host)
+        model = vars_.get("isvc_model") or {}
+        outcome = {"service": service["name"], "namespace": service["namespace"], "result": "ok",
+                   "commit": str(model.get("commit_id") or ""), "endpoint": "", "reason": "",
+                   "seconds": round(now - float(vars_.get("isvc_batch_clock") or now), 1)}
+        result = vars_.get("isvc_result") or {}
+        summary = summaries.get(service["namespace"] + "/" + service["name"])
+        if host not in applied:
+            outcome["endpoint"] = str(result.get("manifest") or "")
+            if not result:
+                outcome.update(result="failed", reason="not applied: nothing was rendered for it")
+        elif applied[host]["error"]:
+            outcome.update(result="failed", reason="apply failed: " + applied[host]["error"])
+        elif summary is not None and not summary.get("ready"):
+            outcome.update(result="failed", reason=" ".join(str(summary.get("message") or "not ready").split()))
+        else:
+            rendered = vars_.get("isvc_rendered") or {}
+            outcome["endpoint"] = str((summary or {}).get("url") or rendered.get("in_cluster_endpoint") or "")
+        outcomes[host] = outcome
+    return outcomes
+
+
 def junit_xml(outcomes: List[Mapping[str, Any]], suite: str = "aml.kserve batch_deploy") -> str:
     """The outcomes as a JUnit XML report: one testcase per service (failed and skipped ones marked)."""
     root = ET.Element("testsuites")
@@ -167,6 +269,10 @@ class FilterModule:
             "batch_by_namespace": batch_by_namespace,
             "batch_model_lookups": batch_model_lookups,
             "batch_runtime_lookups": batch_runtime_lookups,
+            "batch_wave_apply": batch_wave_apply,
+            "batch_wave_applied": batch_wave_applied,
+            "batch_wave_waits": batch_wave_waits,
+            "batch_wave_outcomes": batch_wave_outcomes,
             "junit_xml": junit_xml,
             "batch_table": batch_table,
         }

@@ -16,10 +16,10 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.aml.kserve.plugins.module_utils import _readiness
-from ansible_collections.aml.kserve.plugins.module_utils._errors import KubernetesError, WaitFailed, WaitTimeout
+from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError, KubernetesError, WaitFailed, WaitTimeout
 from ansible_collections.aml.kserve.plugins.module_utils._k8s import DEPLOYMENT, EVENT, ISVC, POD, KubeClient, items
 
 try:
@@ -30,7 +30,7 @@ except ImportError:  # the module reports the missing library before we get here
     pass
 
 ISVC_LABEL = "serving.kserve.io/inferenceservice"
-WATCH_SECONDS = 50          # server-side timeout of one watch request; it is then renewed
+WATCH_SECONDS = 10          # server-side timeout of one watch request, then renewed: a 1.20 apiserver drains open watches before it restarts
 RECONNECT_DELAY = 0.5       # after a lost connection, before listing again
 PROGRESS_EVERY = 15.0       # seconds between progress lines when nothing changes
 
@@ -97,36 +97,29 @@ class _Watch(threading.Thread):
 
 
 class InferenceServiceWaiter:
-    """Wait until the InferenceService is Ready for its generation and rolled out, or has failed for certain."""
+    """Wait until InferenceServices of one namespace are Ready for their generation and rolled out, or have failed
+    for certain. Several names share one watch per kind (their label in a set selector), so a batch of N services
+    costs the requests of one."""
 
-    def __init__(self, client: KubeClient, namespace: str, name: str, timeout: float,
+    def __init__(self, client: KubeClient, namespace: str, names: Sequence[str], timeout: float,
                  progress: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> None:
-        self.client, self.namespace, self.name = client, namespace, name
+        self.client, self.namespace, self.names = client, namespace, list(dict.fromkeys(names))
         self.timeout, self.progress, self.clock = timeout, progress, clock
-        self.isvc: Optional[Dict[str, Any]] = None
+        self.isvcs: Dict[str, Dict[str, Any]] = {}
         self.deployments: Dict[str, Dict[str, Any]] = {}
         self.pods: Dict[str, Dict[str, Any]] = {}
         self.watch_restarts = 0
         self.notes: List[str] = []
 
     def _apply(self, what: str, kind: str, payload: Any) -> None:
-        store = {"Deployment": self.deployments, "Pod": self.pods}.get(kind)
+        store = {"InferenceService": self.isvcs, "Deployment": self.deployments, "Pod": self.pods}[kind]
         if what == "snapshot":
-            if kind == "InferenceService":
-                self.isvc = payload[0] if payload else None
-            else:
-                store.clear()
-                store.update({o["metadata"]["name"]: o for o in payload})
+            store.clear()
+            store.update({o["metadata"]["name"]: o for o in payload})
         elif what in ("ADDED", "MODIFIED"):
-            if kind == "InferenceService":
-                self.isvc = payload
-            else:
-                store[payload["metadata"]["name"]] = payload
+            store[payload["metadata"]["name"]] = payload
         elif what == "DELETED":
-            if kind == "InferenceService":
-                self.isvc = None
-            else:
-                store.pop(payload["metadata"]["name"], None)
+            store.pop(payload["metadata"]["name"], None)
         elif what == "restart":
             self.watch_restarts += 1
             self.progress("{0} watch restarted ({1}); listing again".format(kind, payload))
@@ -135,31 +128,57 @@ class InferenceServiceWaiter:
         elif what == "error":
             raise payload
 
-    def wait(self) -> Dict[str, Any]:
-        deadline = self.clock() + self.timeout
-        events: "queue.Queue[Any]" = queue.Queue()
-        stop = threading.Event()
-        selector = "{0}={1}".format(ISVC_LABEL, self.name)
-        watches = [
-            _Watch(self.client, ISVC, self.namespace, events, stop, field_selector="metadata.name=" + self.name),
+    def _owned(self, store: Dict[str, Dict[str, Any]], name: str) -> List[Dict[str, Any]]:
+        return [o for o in store.values() if ((o.get("metadata") or {}).get("labels") or {}).get(ISVC_LABEL) == name]
+
+    def _state(self, name: str) -> _readiness.State:
+        return _readiness.overall(self.isvcs.get(name), self._owned(self.deployments, name), self._owned(self.pods, name))
+
+    def _watches(self, events: "queue.Queue[Any]", stop: threading.Event) -> List[_Watch]:
+        if len(self.names) == 1:
+            by_name, selector = "metadata.name=" + self.names[0], "{0}={1}".format(ISVC_LABEL, self.names[0])
+        else:
+            by_name, selector = None, "{0} in ({1})".format(ISVC_LABEL, ",".join(self.names))
+        return [
+            _Watch(self.client, ISVC, self.namespace, events, stop, field_selector=by_name),
             _Watch(self.client, DEPLOYMENT, self.namespace, events, stop, label_selector=selector),
             _Watch(self.client, POD, self.namespace, events, stop, label_selector=selector, optional=True),
         ]
+
+    def wait(self) -> Dict[str, Any]:
+        """The one service's summary; raises WaitFailed or WaitTimeout."""
+        outcome = self.wait_all()[self.names[0]]
+        if isinstance(outcome, AmlKserveError):
+            raise outcome
+        return outcome
+
+    def wait_all(self) -> Dict[str, Any]:
+        """Each name's outcome: its summary when ready, else the WaitFailed or WaitTimeout that says why not."""
+        deadline = self.clock() + self.timeout
+        events: "queue.Queue[Any]" = queue.Queue()
+        stop = threading.Event()
+        watches = self._watches(events, stop)
         for kind_version in (ISVC, DEPLOYMENT, POD, EVENT):
             self.client.resource(*kind_version)  # discovery once, before the threads share the client
         for watch in watches:
             watch.start()
         snapshots = set()
-        last_message, last_progress = "", self.clock()
+        outcomes: Dict[str, Any] = {}
+        last_message: Dict[str, str] = {}
+        last_progress = self.clock()
         try:
-            while True:
+            while len(outcomes) < len(self.names):
                 remaining = deadline - self.clock()
                 if remaining <= 0:
-                    raise self._timeout(last_message)
+                    for name in self.names:
+                        outcomes.setdefault(name, self._timeout(name, last_message.get(name, "")))
+                    break
                 try:
                     what, kind, payload = events.get(timeout=min(remaining, PROGRESS_EVERY))
                 except queue.Empty:
-                    self.progress("still waiting: {0}".format(last_message))
+                    for name in self.names:
+                        if name not in outcomes:
+                            self._say(name, "still waiting: {0}".format(last_message.get(name, "")))
                     last_progress = self.clock()
                     continue
                 self._apply(what, kind, payload)
@@ -167,42 +186,51 @@ class InferenceServiceWaiter:
                     snapshots.add(kind)
                 if len(snapshots) < len(watches) or not events.empty():
                     continue  # judge on a complete, current picture
-                state = _readiness.overall(self.isvc, list(self.deployments.values()), list(self.pods.values()))
-                if state.ready:
-                    return self.summary(state)
-                if state.failed:
-                    raise self._failure(state)
-                if state.message != last_message or self.clock() - last_progress >= PROGRESS_EVERY:
-                    self.progress(state.message)
-                    last_message, last_progress = state.message, self.clock()
+                quiet = self.clock() - last_progress >= PROGRESS_EVERY
+                for name in self.names:
+                    if name in outcomes:
+                        continue
+                    state = self._state(name)
+                    if state.ready:
+                        outcomes[name] = self.summary(name, state)
+                    elif state.failed:
+                        outcomes[name] = self._failure(name, state)
+                    elif state.message != last_message.get(name) or quiet:
+                        self._say(name, state.message)
+                        last_message[name] = state.message
+                        last_progress = self.clock()
         finally:
             stop.set()
+        return outcomes
 
-    def summary(self, state: _readiness.State) -> Dict[str, Any]:
-        result = _readiness.summarize(self.isvc or {}, list(self.deployments.values()))
+    def _say(self, name: str, line: str) -> None:
+        self.progress(line if len(self.names) == 1 else "{0}: {1}".format(name, line))
+
+    def summary(self, name: str, state: _readiness.State) -> Dict[str, Any]:
+        result = _readiness.summarize(self.isvcs.get(name) or {}, self._owned(self.deployments, name))
         result.update({"ready": state.ready, "state": state.phase, "message": state.message,
                        "watch_restarts": self.watch_restarts})
         if self.notes:
             result["notes"] = list(self.notes)
         return result
 
-    def _failure(self, state: _readiness.State) -> WaitFailed:
+    def _failure(self, name: str, state: _readiness.State) -> WaitFailed:
         details: Dict[str, Any] = dict(state.details)
-        details["warning_events"] = self._warning_events()
-        details["status"] = self.summary(state) if self.isvc else None
-        message = "InferenceService {0}/{1} failed: {2}".format(self.namespace, self.name, state.message)
+        details["warning_events"] = self._warning_events(name)
+        details["status"] = self.summary(name, state) if name in self.isvcs else None
+        message = "InferenceService {0}/{1} failed: {2}".format(self.namespace, name, state.message)
         return WaitFailed(message, state.reason, **details)
 
-    def _timeout(self, last_message: str) -> WaitTimeout:
-        state = _readiness.overall(self.isvc, list(self.deployments.values()), list(self.pods.values()))
+    def _timeout(self, name: str, last_message: str) -> WaitTimeout:
+        state = self._state(name)
         return WaitTimeout(
             "InferenceService {0}/{1} was not ready after {2:g} s: {3}".format(
-                self.namespace, self.name, self.timeout, state.message or last_message),
-            status=self.summary(state) if self.isvc else None, warning_events=self._warning_events())
+                self.namespace, name, self.timeout, state.message or last_message),
+            status=self.summary(name, state) if name in self.isvcs else None, warning_events=self._warning_events(name))
 
-    def _warning_events(self) -> List[Dict[str, Any]]:
+    def _warning_events(self, name: str) -> List[Dict[str, Any]]:
         """Recent Warning events of the service, its Deployments and Pods; best effort (RBAC may not allow it)."""
-        names = {self.name} | set(self.deployments) | set(self.pods)
+        names = {name} | {o["metadata"]["name"] for o in self._owned(self.deployments, name) + self._owned(self.pods, name)}
         try:
             listing = self.client.list(EVENT, self.namespace, field_selector="type=Warning")
         except KubernetesError:

@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Gets InferenceServices by name or label selector in a namespace, each with a status summary (ready, URLs,
     conditions, model status, deployment mode, and the rollout numbers of its predictor Deployments).
-  - With O(wait=true) it waits for one InferenceService by WATCHING it, its predictor Deployments and their Pods, so
+  - With O(wait=true) it waits for the InferenceService O(name), or for all those in O(names), by WATCHING it, its predictor Deployments and their Pods, so
     it returns within moments of the change. It waits until the service is Ready for the generation that was applied,
     never a Ready left over from before an update. Every predictor Deployment must also have rolled out as
     C(kubectl rollout status) judges.
@@ -43,17 +43,24 @@ attributes:
     support: none
 options:
   name:
-    description: Name of the InferenceService. Required with O(wait=true).
+    description: Name of the InferenceService. With O(wait=true), this or O(names) is required.
     type: str
+  names:
+    description:
+      - Names of InferenceServices of O(namespace) to get, or to wait for together with O(wait=true).
+      - They share one watch per kind, so waiting for many costs the requests of waiting for one. The task fails if
+        any of them is not ready, after all of them have an outcome; RV(inference_services) has each one's.
+    type: list
+    elements: str
   namespace:
     description: Namespace to look in.
     type: str
     required: true
   label_selector:
-    description: Label selector, such as V(aml-model-repo=qwen2-7b), when O(name) is not given.
+    description: Label selector, such as V(aml-model-repo=qwen2-7b), when neither O(name) nor O(names) is given.
     type: str
   wait:
-    description: Wait until the InferenceService named O(name) is ready and rolled out, or fails.
+    description: Wait until the InferenceService named O(name) (or each of O(names)) is ready and rolled out, or fails.
     type: bool
     default: false
   wait_timeout:
@@ -88,6 +95,14 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ isvc.inference_service.url }} / {{ isvc.inference_service.in_cluster_endpoint }}"
 
+- name: Wait for a wave of services of one namespace with one watch per kind
+  aml.kserve.inference_service_info:
+    names: [chat-a, chat-b, chat-c]
+    namespace: team-a
+    wait: true
+  register: wave
+  ignore_errors: true
+
 - name: All services of one model
   aml.kserve.inference_service_info:
     namespace: team-a
@@ -111,7 +126,8 @@ inference_services:
       description: Ready for its current generation and every predictor Deployment rolled out.
       type: bool
     state:
-      description: V(ready), V(progressing) or V(failed).
+      description: V(ready), V(progressing) or V(failed); after a wait for O(names), V(failed) or V(timeout) for those
+        that are not ready.
       type: str
     message:
       description: Why it is in that state.
@@ -172,6 +188,7 @@ import time
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
 from ansible_collections.aml.kserve.plugins.module_utils import _k8s, _readiness
+from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError, WaitFailed, as_result
 from ansible_collections.aml.kserve.plugins.module_utils._module import ArgumentSpec, run_module
 from ansible_collections.aml.kserve.plugins.module_utils._waiter import ISVC_LABEL, InferenceServiceWaiter
 
@@ -179,41 +196,34 @@ SPEC = _k8s.CONNECTION_SPEC.merge(
     ArgumentSpec(
         {
             "name": {"type": "str"},
+            "names": {"type": "list", "elements": "str"},
             "namespace": {"type": "str", "required": True},
             "label_selector": {"type": "str"},
             "wait": {"type": "bool", "default": False},
             "wait_timeout": {"type": "int", "default": 1800},
             "pod_security": {"type": "bool", "default": False},
         },
-        mutually_exclusive=[("name", "label_selector")],
-        required_if=[("wait", True, ("name",))],
+        mutually_exclusive=[("name", "names", "label_selector")],
+        required_if=[("wait", True, ("name", "names"), True)],
     )
 )
 
 
 def services_result(client, params: dict, echo=None) -> dict:
     """The module's result; ``echo`` shows progress lines as they happen (the action plugin passes Display's)."""
-    namespace, name = params["namespace"], params["name"]
+    namespace, name, names = params["namespace"], params["name"], params["names"]
     result = {"changed": False}
     if params["pod_security"]:
         result["pod_security_level"] = client.pod_security_level(namespace)
     if params["wait"]:
-        started = time.monotonic()
-        progress = []
-
-        def report(line: str) -> None:
-            progress.append("{0:.1f}s {1}".format(time.monotonic() - started, line))
-            if echo is not None:
-                echo("{0}/{1}: {2}".format(namespace, name, progress[-1]))
-
-        summary = InferenceServiceWaiter(client, namespace, name, params["wait_timeout"], report).wait()
-        report(summary["message"])
-        result.update(inference_services=[summary], inference_service=summary, progress=progress,
-                      waited=round(time.monotonic() - started, 3))
+        result.update(_wait(client, namespace, name, names, params["wait_timeout"], echo))
         return result
-    selector = None if name else params["label_selector"]
-    field_selector = "metadata.name=" + name if name else None
-    services = _k8s.items(client.list(_k8s.ISVC, namespace, label_selector=selector, field_selector=field_selector))
+    if names is not None:
+        services = [s for s in _k8s.items(client.list(_k8s.ISVC, namespace)) if s["metadata"]["name"] in names]
+    else:
+        selector = None if name else params["label_selector"]
+        field_selector = "metadata.name=" + name if name else None
+        services = _k8s.items(client.list(_k8s.ISVC, namespace, label_selector=selector, field_selector=field_selector))
     summaries = []
     for isvc in services:
         owned = "{0}={1}".format(ISVC_LABEL, isvc["metadata"]["name"])
@@ -223,6 +233,38 @@ def services_result(client, params: dict, echo=None) -> dict:
     if name and summaries:
         result["inference_service"] = summaries[0]
     return result
+
+
+def _wait(client, namespace: str, name, names, timeout: int, echo) -> dict:
+    started = time.monotonic()
+    progress = []
+
+    def report(line: str) -> None:
+        progress.append("{0:.1f}s {1}".format(time.monotonic() - started, line))
+        if echo is not None:
+            echo("{0}/{1}: {2}".format(namespace, name, progress[-1]) if name else "{0}: {1}".format(namespace, progress[-1]))
+
+    waiter = InferenceServiceWaiter(client, namespace, [name] if name else names, timeout, report)
+    if name:
+        summary = waiter.wait()
+        report(summary["message"])
+        return dict(inference_services=[summary], inference_service=summary, progress=progress,
+                    waited=round(time.monotonic() - started, 3))
+    services, failed = [], []
+    for each, outcome in waiter.wait_all().items():
+        if isinstance(outcome, AmlKserveError):
+            failed.append(outcome.msg)
+            state = "failed" if isinstance(outcome, WaitFailed) else "timeout"
+            services.append(dict(as_result(outcome), name=each, namespace=namespace, ready=False, state=state,
+                                 message=outcome.msg))
+        else:
+            services.append(outcome)
+    report("{0} of {1} ready".format(len(services) - len(failed), len(services)))
+    summary = dict(inference_services=services, progress=progress, waited=round(time.monotonic() - started, 3))
+    if failed:
+        raise WaitFailed("{0} of {1} InferenceServices in {2} are not ready: {3}".format(
+            len(failed), len(services), namespace, "; ".join(failed)), "NotReady", **summary)
+    return summary
 
 
 def get_services(module) -> dict:

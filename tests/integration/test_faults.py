@@ -513,10 +513,6 @@ def test_wait_resumes_after_apiserver_restart(kube, restart_during_wait):
     assert our_writes(kube, record["mark"], user=None, namespace=namespace) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FINDING: inference_service_info's watches run 50 s (WATCH_SECONDS) and a 1.20 apiserver's graceful shutdown "
-    "waits for open watches, so a restart during the wait takes until those watches end (~45-50 s): "
-    "KubeCluster.restart_apiserver gives up after 30 s with TimeoutExpired and leaves no apiserver running"))
 def test_apiserver_restart_is_not_held_up_by_the_wait(restart_during_wait):
     record = restart_during_wait
     assert not record["timed_out"], record.get("old_apiserver_exited_after")

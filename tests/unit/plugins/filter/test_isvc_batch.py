@@ -87,3 +87,102 @@ def test_batch_table_is_aligned_and_counts():
     assert lines[1].split()[:3] == ["a", "ns1", "ok"] and "ffffffffffff" in lines[1] and "3.2" in lines[1]
     assert lines[0].index("RESULT") == lines[2].index("failed")
     assert lines[-1] == "1 of 3 ready; 1 failed; 1 skipped"
+
+
+# -- waves: one apply per field manager, one wait per namespace -------------------------------------------------------
+
+def _rendered(name: str, namespace: str) -> dict:
+    return {"resource": {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                         "metadata": {"name": name, "namespace": namespace}},
+            "in_cluster_endpoint": f"http://{name}-predictor.{namespace}.svc.cluster.local"}
+
+
+WAVE_HOSTS = {
+    "a": {"isvc_name": "a", "isvc_namespace": "ns1", "isvc_rendered": _rendered("a", "ns1"), "isvc_batch_clock": 100.0,
+          "isvc_model": {"commit_id": "c" * 40}},
+    "b": {"isvc_name": "b", "isvc_namespace": "ns2", "isvc_rendered": _rendered("b", "ns2"), "isvc_batch_clock": 100.0,
+          "isvc_force_conflicts": "true", "isvc_wait_timeout": 60},
+    "c": {"isvc_name": "c", "isvc_namespace": "ns1", "isvc_rendered": _rendered("c", "ns1"), "isvc_batch_clock": 100.0,
+          "isvc_wait": "false"},
+    "failed": {"isvc_name": "failed", "isvc_namespace": "ns1", "isvc_rendered": _rendered("failed", "ns1"),
+               "isvc_batch_outcome": {"service": "failed", "result": "failed", "reason": "bad input"}},
+    "manifest": {"isvc_name": "manifest", "isvc_namespace": "ns1", "isvc_render_only": True,
+                 "isvc_rendered": _rendered("manifest", "ns1"), "isvc_batch_clock": 100.0,
+                 "isvc_result": {"manifest": "/tmp/m/ns1/manifest.yaml"}},
+}
+
+
+def test_wave_apply_groups_by_field_manager_and_leaves_out_failed_and_render_only():
+    groups = isvc_batch.batch_wave_apply(WAVE_HOSTS, list(WAVE_HOSTS))
+    assert [(g["field_manager"], g["force_conflicts"], [s["host"] for s in g["services"]]) for g in groups] == [
+        ("aml.kserve", False, ["a", "c"]), ("aml.kserve", True, ["b"])]
+    assert [d["metadata"]["name"] for d in groups[0]["definitions"]] == ["a", "c"]
+
+
+def _registered(groups, per_group):
+    return {"results": [dict(result, item=group) for group, result in zip(groups, per_group)]}
+
+
+def test_wave_applied_reads_list_and_single_results_and_keeps_each_error():
+    groups = isvc_batch.batch_wave_apply(WAVE_HOSTS, list(WAVE_HOSTS))
+    registered = _registered(groups, [
+        # two definitions: kubernetes.core returns result.results, one entry each, errors kept (continue_on_error)
+        {"changed": True, "result": {"results": [
+            {"changed": True, "result": {}},
+            {"changed": False, "result": {}, "error": {"msg": "Failed to apply object: conflict\n with \"other\""}}]}},
+        # one definition: kubernetes.core returns that result itself
+        {"changed": True, "result": {"metadata": {}}, "method": "apply"},
+    ])
+    applied = isvc_batch.batch_wave_applied(registered)
+    assert applied["a"] == {"host": "a", "name": "a", "namespace": "ns1", "changed": True, "error": ""}
+    assert applied["c"]["error"] == 'Failed to apply object: conflict with "other"'
+    assert applied["b"]["changed"] is True and applied["b"]["error"] == ""
+    waits = isvc_batch.batch_wave_waits(applied, WAVE_HOSTS)
+    # c failed to apply, so it is not waited for
+    assert waits == [{"namespace": "ns1", "names": ["a"], "timeout": 1800}, {"namespace": "ns2", "names": ["b"], "timeout": 60}]
+
+
+def test_wave_waits_one_per_namespace_with_the_longest_timeout_and_skip_unwaited():
+    applied = {h: {"host": h, "name": h, "namespace": WAVE_HOSTS[h]["isvc_namespace"], "changed": True, "error": ""}
+               for h in ("a", "b", "c")}
+    waits = isvc_batch.batch_wave_waits(applied, WAVE_HOSTS)
+    assert waits == [{"namespace": "ns1", "names": ["a"], "timeout": 1800},  # c has isvc_wait "false"
+                     {"namespace": "ns2", "names": ["b"], "timeout": 60}]
+
+
+def test_a_whole_failed_apply_fails_each_of_its_services():
+    groups = isvc_batch.batch_wave_apply(WAVE_HOSTS, ["a", "c"])
+    applied = isvc_batch.batch_wave_applied(_registered(groups, [{"failed": True, "msg": "Unauthorized"}]))
+    assert {h: s["error"] for h, s in applied.items()} == {"a": "Unauthorized", "c": "Unauthorized"}
+    assert isvc_batch.batch_wave_waits(applied, WAVE_HOSTS) == []
+
+
+def test_wave_outcomes_from_apply_and_wait():
+    applied = {
+        "a": {"host": "a", "name": "a", "namespace": "ns1", "changed": True, "error": ""},
+        "b": {"host": "b", "name": "b", "namespace": "ns2", "changed": True, "error": ""},
+        "c": {"host": "c", "name": "c", "namespace": "ns1", "changed": False, "error": "conflict"},
+    }
+    waited = {"results": [
+        {"item": {"namespace": "ns1", "names": ["a"]},
+         "inference_services": [{"name": "a", "namespace": "ns1", "ready": True, "url": "http://a.example.com"}]},
+        # a wait that failed as a whole (no entry per service): its message is the service's reason
+        {"item": {"namespace": "ns2", "names": ["b"]}, "failed": True, "msg": "Forbidden while watching Deployment"},
+    ]}
+    outcomes = isvc_batch.batch_wave_outcomes(WAVE_HOSTS, list(WAVE_HOSTS), applied, waited, 112.34)
+    assert outcomes["a"] == {"service": "a", "namespace": "ns1", "result": "ok", "commit": "c" * 40,
+                             "endpoint": "http://a.example.com", "reason": "", "seconds": 12.3}
+    assert (outcomes["b"]["result"], outcomes["b"]["reason"]) == ("failed", "Forbidden while watching Deployment")
+    assert (outcomes["c"]["result"], outcomes["c"]["reason"]) == ("failed", "apply failed: conflict")
+    assert outcomes["failed"] == WAVE_HOSTS["failed"]["isvc_batch_outcome"]
+    assert (outcomes["manifest"]["result"], outcomes["manifest"]["endpoint"]) == ("ok", "/tmp/m/ns1/manifest.yaml")
+
+
+def test_wave_outcome_of_a_service_that_is_not_ready():
+    applied = {"a": {"host": "a", "name": "a", "namespace": "ns1", "changed": True, "error": ""}}
+    waited = {"results": [{"item": {"namespace": "ns1", "names": ["a"]}, "failed": True, "msg": "1 of 1 ...",
+                           "inference_services": [{"name": "a", "namespace": "ns1", "ready": False, "state": "failed",
+                                                   "message": "InferenceService ns1/a failed: the model\nfailed to load"}]}]}
+    outcome = isvc_batch.batch_wave_outcomes(WAVE_HOSTS, ["a"], applied, waited, 101.0)["a"]
+    assert (outcome["result"], outcome["reason"], outcome["endpoint"]) == (
+        "failed", "InferenceService ns1/a failed: the model failed to load", "")
