@@ -251,7 +251,9 @@ def _wait(client, namespace: str, name, names, timeout: int, echo) -> dict:
         return dict(inference_services=[summary], inference_service=summary, progress=progress,
                     waited=round(time.monotonic() - started, 3))
     services, failed = [], []
-    for each, outcome in waiter.wait_all().items():
+    outcomes = waiter.wait_all()
+    for each in waiter.names:  # in the order asked, not the order they finished
+        outcome = outcomes[each]
         if isinstance(outcome, AmlKserveError):
             failed.append(outcome.msg)
             state = "failed" if isinstance(outcome, WaitFailed) else "timeout"

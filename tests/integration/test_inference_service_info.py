@@ -110,3 +110,29 @@ def test_list_by_label_selector(kube, kube_env, simulator, namespace):
     assert [s["name"] for s in run.result["inference_services"]] == ["one"]
     assert run.result["inference_services"][0]["ready"] is True
     assert "inference_service" not in run.result
+
+
+def test_names_wait_for_several_with_one_watch_per_kind(kube, kube_env, simulator, namespace):
+    """Three services: two become ready, one fails to load; each gets its own outcome from one watch per kind."""
+    for name, annotations in (("one", {READY_AFTER: "1"}), ("two", {READY_AFTER: "2"}),
+                              ("broken", {SCENARIO: "fail-load", READY_AFTER: "1"})):
+        create_isvc(kube, namespace, name, annotations)
+    mark = kube.audit_mark()
+    run = run_module("inference_service_info", {"names": ["one", "two", "broken"], "namespace": namespace, "wait": True,
+                                                "wait_timeout": 60}, kube_env)
+    assert run.rc != 0
+    assert run.result["msg"].startswith(f"1 of 3 InferenceServices in {namespace} are not ready: "
+                                        f"InferenceService {namespace}/broken failed:"), run.result["msg"]
+    by_name = {s["name"]: s for s in run.result["inference_services"]}
+    assert [s["name"] for s in run.result["inference_services"]] == ["one", "two", "broken"]
+    assert (by_name["one"]["ready"], by_name["one"]["state"]) == (True, "ready")
+    assert (by_name["two"]["ready"], by_name["two"]["observed_generation"]) == (True, 1)
+    assert (by_name["broken"]["ready"], by_name["broken"]["state"]) == (False, "failed")
+    assert by_name["broken"]["last_failure_info"]["reason"] == "ModelLoadFailed"
+    # One list and at most one watch per kind for the three: InferenceServices, Deployments, Pods (+ the failure's events)
+    ours = [e for e in kube.audit_events_since(mark)
+            if e["user"]["username"] == "aml-admin" and not e.get("userAgent", "").startswith("aml-kserve-simulator")
+            and (e.get("objectRef") or {}).get("namespace") == namespace]
+    lists = sorted(e["objectRef"]["resource"] for e in ours if e["verb"] == "list")
+    assert lists == ["deployments", "events", "inferenceservices", "pods"], lists
+    assert all(e["verb"] in ("list", "watch") for e in ours), [(e["verb"], e["objectRef"]) for e in ours]
