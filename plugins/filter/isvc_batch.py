@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Optional
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.aml.kserve.plugins.module_utils import _role_checks
+from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError
+from ansible_collections.aml.kserve.plugins.module_utils._render import render_result
+from ansible_collections.aml.kserve.plugins.module_utils._role_checks import flag
+from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC
 
 # The role variables a shared runtime look-up depends on.
 RUNTIME_KEYS = ("isvc_runtime_name", "isvc_runtime_class")
@@ -120,30 +127,103 @@ def batch_runtime_lookups(plan: Mapping[str, Any], models: Mapping[str, Any]) ->
     return sorted(lookups.values(), key=lambda item: item["key"])
 
 
-def _flag(value: Any) -> bool:
-    """A boolean role variable, also when an AWX survey or -e passed it as text."""
-    return value.strip().lower() in ("1", "true", "yes", "on") if isinstance(value, str) else bool(value)
-
-
-def _service(vars_: Mapping[str, Any], host: str) -> Dict[str, str]:
-    return {"host": host, "name": str(vars_.get("isvc_name") or host), "namespace": str(vars_.get("isvc_namespace") or "")}
-
-
-def batch_wave_apply(hostvars: Mapping[str, Any], hosts: List[str]) -> List[Dict[str, Any]]:
-    """The wave's rendered InferenceServices still to apply, grouped by the server-side apply options they share.
-
-    Left out: services that already failed (they have isvc_batch_outcome) and render-only ones."""
-    groups: Dict[str, Dict[str, Any]] = {}
+def batch_wave_namespaces(plan: Mapping[str, Any], hosts: List[str]) -> List[Dict[str, Any]]:
+    """The wave's services by namespace, to read what exists of them with one request per namespace."""
+    found: Dict[str, List[str]] = {}
     for host in hosts:
-        vars_ = hostvars[host]
-        rendered = vars_.get("isvc_rendered") or {}
-        if vars_.get("isvc_batch_outcome") or _flag(vars_.get("isvc_render_only")) or "resource" not in rendered:
+        service = plan["services"][host]
+        found.setdefault(service["namespace"], []).append(service["name"])
+    return [{"namespace": ns, "names": names} for ns, names in sorted(found.items())]
+
+
+def _existing(registered: Mapping[str, Any]) -> Dict[str, Any]:
+    """What exists, by namespace: {name: object}, or the message of a read that failed."""
+    found: Dict[str, Any] = {}
+    for result in (registered or {}).get("results") or []:
+        namespace = (result.get("item") or {}).get("namespace", "")
+        if result.get("failed"):
+            found[namespace] = str(result.get("msg") or "the read of what exists failed")
+        else:
+            found[namespace] = {s["name"]: s.get("resource") or {} for s in result.get("inference_services") or []}
+    return found
+
+
+def _prepare_one(values: Dict[str, Any], role_options: Mapping[str, Any], model: Mapping[str, Any],
+                 runtime: Mapping[str, Any], existing: Any, namespace_object: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """Validate, check and render one service as the deploy role would; ``error`` says why not."""
+    checked = ArgumentSpecValidator(dict(role_options)).validate({k: v for k, v in values.items() if k in role_options})
+    if checked.error_messages:
+        return {"error": "Invalid role variables: " + "; ".join(checked.error_messages)}
+    values = dict(values, **checked.validated_parameters)
+    problems = _role_checks.input_problems(values)
+    if problems:
+        return {"error": "Invalid role variables ({0}): {1}".format(len(problems), "; ".join(problems))}
+    if values.get("isvc_state") == "absent":
+        return {"error": "isvc_state=absent: batch_deploy.yml deploys; remove services with playbooks/undeploy.yml"}
+    if model.get("failed"):
+        return {"error": str(model.get("msg") or "the model could not be resolved")}
+    if runtime.get("failed"):
+        return {"error": str(runtime.get("msg") or "no serving runtime fits")}
+    params = _role_checks.render_params(values, RENDER_SPEC.argument_spec, model, runtime.get("runtime") or {})
+    validated = ArgumentSpecValidator(**RENDER_SPEC.module_kwargs()).validate(params)
+    if validated.error_messages:
+        return {"error": "; ".join(validated.error_messages) + " " + _role_checks.RENDER_HINT}
+    try:
+        rendered = render_result(validated.validated_parameters)
+    except AmlKserveError as error:
+        return {"error": error.msg + " " + _role_checks.RENDER_HINT}
+    if isinstance(existing, str):
+        return {"error": existing}
+    psa_level = _role_checks.pod_security_level(namespace_object) if namespace_object else None
+    problems = _role_checks.guard_problems(values, (existing or {}).get(values["isvc_name"]),
+                                           rendered["deployment_mode"], psa_level)
+    if problems:
+        return {"error": " ".join(problems)}
+    return {"rendered": rendered, "label_namespace": _role_checks.needs_privileged_label(values, psa_level)}
+
+
+def batch_wave_prepare(hostvars: Mapping[str, Any], hosts: List[str], defaults: Mapping[str, Any],
+                       role_options: Mapping[str, Any], shared: Mapping[str, Any], existing: Mapping[str, Any],
+                       stopped: bool = False) -> Dict[str, Dict[str, Any]]:
+    """Each service of the wave validated, checked and rendered as the deploy role does it, in one task."""
+    plan, found = shared["plan"], _existing(existing)
+    prepared: Dict[str, Dict[str, Any]] = {}
+    for host in hosts:
+        values = _effective(hostvars[host], defaults)
+        service = plan["services"][host]
+        values["isvc_name"] = service["name"]
+        model = shared["models"].get(plan["model_keys"][host]) or {"failed": True, "msg": "no model look-up"}
+        runtime = shared["runtimes"].get(service["runtime_key"] + "|" + str(model.get("library_name"))) or {
+            "failed": True, "msg": "no runtime look-up"}
+        entry = {"host": host, "name": service["name"], "namespace": service["namespace"],
+                 "clock": float(values.get("isvc_batch_clock") or 0), "commit": str(model.get("commit_id") or ""),
+                 "wait": flag(values.get("isvc_wait", True)), "wait_timeout": values.get("isvc_wait_timeout") or 1800,
+                 "field_manager": str(values.get("isvc_field_manager") or "aml.kserve"),
+                 "force_conflicts": flag(values.get("isvc_force_conflicts")),
+                 "render_only": flag(values.get("isvc_render_only")),
+                 "manifest": "{0}/{1}/{2}.yaml".format(values.get("isvc_render_dir") or "./manifests", service["namespace"],
+                                                       service["name"])}
+        if stopped:
+            entry.update(result="skipped", error="not deployed: an earlier wave failed beyond isvc_batch_max_fail_percentage")
+        else:
+            entry.update(_prepare_one(values, role_options, model, runtime, found.get(service["namespace"], {}),
+                                      (shared.get("namespaces") or {}).get(service["namespace"])))
+        prepared[host] = entry
+    return prepared
+
+
+def batch_wave_apply(prepared: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """The wave's rendered InferenceServices to apply, grouped by the server-side apply options they share; those that
+    failed before and render-only ones are left out."""
+    groups: Dict[str, Dict[str, Any]] = {}
+    for entry in prepared.values():
+        if entry.get("error") or entry["render_only"]:
             continue
-        manager, force = str(vars_.get("isvc_field_manager") or "aml.kserve"), _flag(vars_.get("isvc_force_conflicts"))
-        group = groups.setdefault(_key({"m": manager, "f": force}, ("m", "f")), {
-            "field_manager": manager, "force_conflicts": force, "services": [], "definitions": []})
-        group["services"].append(_service(vars_, host))
-        group["definitions"].append(rendered["resource"])
+        group = groups.setdefault(_key(entry, ("field_manager", "force_conflicts")), {
+            "field_manager": entry["field_manager"], "force_conflicts": entry["force_conflicts"], "services": [],
+            "definitions": []})
+        group["services"].append({k: entry[k] for k in ("host", "name", "namespace")})
+        group["definitions"].append(entry["rendered"]["resource"])
     return list(groups.values())
 
 
@@ -170,21 +250,21 @@ def batch_wave_applied(registered: Mapping[str, Any]) -> Dict[str, Dict[str, Any
     return applied
 
 
-def batch_wave_waits(applied: Mapping[str, Any], hostvars: Mapping[str, Any]) -> List[Dict[str, Any]]:
+def batch_wave_waits(applied: Mapping[str, Any], prepared: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """One wait per namespace for the services applied without error whose isvc_wait is true."""
     waits: Dict[str, Dict[str, Any]] = {}
     for host, service in applied.items():
-        vars_ = hostvars[host]
-        if service["error"] or not _flag(vars_.get("isvc_wait", True)):
+        entry = prepared[host]
+        if service["error"] or not entry["wait"]:
             continue
         wait = waits.setdefault(service["namespace"], {"namespace": service["namespace"], "names": [], "timeout": 1})
         wait["names"].append(service["name"])
-        wait["timeout"] = max(wait["timeout"], int(vars_.get("isvc_wait_timeout") or 1800))
+        wait["timeout"] = max(wait["timeout"], int(entry["wait_timeout"]))
     return sorted(waits.values(), key=lambda w: w["namespace"])
 
 
-def batch_wave_outcomes(hostvars: Mapping[str, Any], hosts: List[str], applied: Mapping[str, Any],
-                        waited: Mapping[str, Any], now: float) -> Dict[str, Dict[str, Any]]:
+def batch_wave_outcomes(prepared: Mapping[str, Any], applied: Mapping[str, Any], waited: Mapping[str, Any],
+                        now: float) -> Dict[str, Dict[str, Any]]:
     """The report line of each service of the wave, by host."""
     summaries: Dict[str, Dict[str, Any]] = {}
     for result in (waited or {}).get("results") or []:
@@ -195,29 +275,20 @@ def batch_wave_outcomes(hostvars: Mapping[str, Any], hosts: List[str], applied: 
             summaries[item.get("namespace", "") + "/" + name] = by_name.get(name) or {
                 "ready": bool(result.get("skipped")), "message": result.get("msg") or "the wait failed"}
     outcomes: Dict[str, Dict[str, Any]] = {}
-    for host in hosts:
-        vars_ = hostvars[host]
-        if vars_.get("isvc_batch_outcome"):
-            outcomes[host] = vars_["isvc_batch_outcome"]
-            continue
-        service = _service(vars_, host)
-        model = vars_.get("isvc_model") or {}
-        outcome = {"service": service["name"], "namespace": service["namespace"], "result": "ok",
-                   "commit": str(model.get("commit_id") or ""), "endpoint": "", "reason": "",
-                   "seconds": round(now - float(vars_.get("isvc_batch_clock") or now), 1)}
-        result = vars_.get("isvc_result") or {}
-        summary = summaries.get(service["namespace"] + "/" + service["name"])
-        if host not in applied:
-            outcome["endpoint"] = str(result.get("manifest") or "")
-            if not result:
-                outcome.update(result="failed", reason="not applied: nothing was rendered for it")
-        elif applied[host]["error"]:
-            outcome.update(result="failed", reason="apply failed: " + applied[host]["error"])
+    for host, entry in prepared.items():
+        outcome = {"service": entry["name"], "namespace": entry["namespace"], "result": "ok", "commit": entry["commit"],
+                   "endpoint": "", "reason": "", "seconds": round(now - (entry["clock"] or now), 1)}
+        summary = summaries.get(entry["namespace"] + "/" + entry["name"])
+        if entry.get("error"):
+            outcome.update(result=entry.get("result") or "failed", reason=" ".join(entry["error"].split()))
+        elif entry["render_only"]:
+            outcome["endpoint"] = entry["manifest"]
+        elif host not in applied or applied[host]["error"]:
+            outcome.update(result="failed", reason="apply failed: " + (applied.get(host) or {}).get("error", "not applied"))
         elif summary is not None and not summary.get("ready"):
             outcome.update(result="failed", reason=" ".join(str(summary.get("message") or "not ready").split()))
         else:
-            rendered = vars_.get("isvc_rendered") or {}
-            outcome["endpoint"] = str((summary or {}).get("url") or rendered.get("in_cluster_endpoint") or "")
+            outcome["endpoint"] = str((summary or {}).get("url") or entry["rendered"].get("in_cluster_endpoint") or "")
         outcomes[host] = outcome
     return outcomes
 
@@ -269,6 +340,8 @@ class FilterModule:
             "batch_by_namespace": batch_by_namespace,
             "batch_model_lookups": batch_model_lookups,
             "batch_runtime_lookups": batch_runtime_lookups,
+            "batch_wave_namespaces": batch_wave_namespaces,
+            "batch_wave_prepare": batch_wave_prepare,
             "batch_wave_apply": batch_wave_apply,
             "batch_wave_applied": batch_wave_applied,
             "batch_wave_waits": batch_wave_waits,

@@ -160,3 +160,22 @@ def test_render_only_writes_manifests_and_no_cluster_writes(kube, fleet, tmp_pat
         assert list(resource) == ["apiVersion", "kind", "metadata", "spec"]
         assert set(resource["metadata"]) == {"name", "namespace", "labels", "annotations"}
     assert {s["result"] for s in report["services"]} == {"ok"}
+
+
+def test_bad_input_fails_its_service_alone_with_the_roles_message_and_no_write(kube, fleet, tmp_path):
+    extra = {"bad-0-1": {"isvc_min_replicas": 3, "isvc_max_replicas": 2},
+             "bad-1-0": {"isvc_cpu_request": "lots"},
+             "bad-2-1": {"isvc_min_replicas": "many"}}
+    mark = kube.audit_mark()
+    run, report, _junit = run_batch(kube, inventory(tmp_path, fleet, services_per_ns=2, extra=extra, prefix="bad"), tmp_path)
+    assert run.rc != 0
+    results = {s["service"]: s for s in report["services"]}
+    assert results["bad-0-1"]["reason"] == (
+        "Invalid role variables (1): isvc_max_replicas (2) must not be less than isvc_min_replicas (3)")
+    assert "cpu_request" in results["bad-1-0"]["reason"] and "isvc_<option>" in results["bad-1-0"]["reason"]
+    assert results["bad-2-1"]["reason"].startswith("Invalid role variables: ") and "isvc_min_replicas" in results["bad-2-1"]["reason"]
+    assert sorted(s for s, r in results.items() if r["result"] == "ok") == ["bad-0-0", "bad-1-1", "bad-2-0"]
+    patched = {e["objectRef"]["name"] for e in writes(kube.audit_events_since(mark), "aml-admin")
+               if e.get("objectRef", {}).get("resource") == "inferenceservices"}
+    assert patched == {"bad-0-0", "bad-1-1", "bad-2-0"}
+    assert "3 of 6 ready; 3 failed; 0 skipped" in run.output

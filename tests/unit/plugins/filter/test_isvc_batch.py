@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import xml.etree.ElementTree as ET
 
+import yaml
+
 from ansible_collections.aml.kserve.plugins.filter import isvc_batch
+from tests.harness.ansible import REPO_ROOT
 
 DEFAULTS = {"isvc_model_search_namespace": "amlmodels", "isvc_gitlab_validate_certs": True, "isvc_runtime_name": "",
             "isvc_runtime_class": "", "isvc_gitlab_url": "", "isvc_gitlab_token": ""}
@@ -89,31 +92,103 @@ def test_batch_table_is_aligned_and_counts():
     assert lines[-1] == "1 of 3 ready; 1 failed; 1 skipped"
 
 
-# -- waves: one apply per field manager, one wait per namespace -------------------------------------------------------
+# -- waves: prepared in one task, one apply per field manager, one wait per namespace ----------------------------------
 
-def _rendered(name: str, namespace: str) -> dict:
-    return {"resource": {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-                         "metadata": {"name": name, "namespace": namespace}},
-            "in_cluster_endpoint": f"http://{name}-predictor.{namespace}.svc.cluster.local"}
+ROLE_DEFAULTS = yaml.safe_load((REPO_ROOT / "roles/isvc/defaults/main.yml").read_text())
+ROLE_OPTIONS = yaml.safe_load((REPO_ROOT / "roles/isvc/meta/argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+MODEL = {"repo": "alpha", "project_id": 7, "project_path": "amlmodels/alpha", "group": "amlmodels", "subgroup": "",
+         "branch": "", "revision": "v1", "commit_id": "c" * 40, "pipeline_tag": "text-generation",
+         "library_name": "transformers"}
+RUNTIME = {"runtime": {"name": "rt", "runtime_class": "vllm", "container": {}}, "choice": "class"}
 
 
-WAVE_HOSTS = {
-    "a": {"isvc_name": "a", "isvc_namespace": "ns1", "isvc_rendered": _rendered("a", "ns1"), "isvc_batch_clock": 100.0,
-          "isvc_model": {"commit_id": "c" * 40}},
-    "b": {"isvc_name": "b", "isvc_namespace": "ns2", "isvc_rendered": _rendered("b", "ns2"), "isvc_batch_clock": 100.0,
-          "isvc_force_conflicts": "true", "isvc_wait_timeout": 60},
-    "c": {"isvc_name": "c", "isvc_namespace": "ns1", "isvc_rendered": _rendered("c", "ns1"), "isvc_batch_clock": 100.0,
-          "isvc_wait": "false"},
-    "failed": {"isvc_name": "failed", "isvc_namespace": "ns1", "isvc_rendered": _rendered("failed", "ns1"),
-               "isvc_batch_outcome": {"service": "failed", "result": "failed", "reason": "bad input"}},
-    "manifest": {"isvc_name": "manifest", "isvc_namespace": "ns1", "isvc_render_only": True,
-                 "isvc_rendered": _rendered("manifest", "ns1"), "isvc_batch_clock": 100.0,
-                 "isvc_result": {"manifest": "/tmp/m/ns1/manifest.yaml"}},
+def _shared(hosts: dict) -> dict:
+    services = {h: {"name": v.get("isvc_name", h), "namespace": v["isvc_namespace"], "runtime_key": "rk"}
+                for h, v in hosts.items()}
+    return {"plan": {"services": services, "model_keys": {h: "m1" for h in hosts}},
+            "models": {"m1": MODEL}, "runtimes": {"rk|transformers": RUNTIME},
+            "namespaces": {"ns1": {"metadata": {"name": "ns1", "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}}}}
+
+
+def _prepare(hosts: dict, existing: dict | None = None, stopped: bool = False) -> dict:
+    base = {"isvc_model_repo": "alpha", "isvc_runtime_class": "vllm", "isvc_host_ipc": False, "isvc_batch_clock": 100.0}
+    hostvars = {h: dict(base, **v) for h, v in hosts.items()}
+    return isvc_batch.batch_wave_prepare(hostvars, list(hosts), ROLE_DEFAULTS, ROLE_OPTIONS, _shared(hosts),
+                                         existing or {"results": []}, stopped)
+
+
+def test_prepare_renders_each_service_as_the_role_would():
+    prepared = _prepare({"a": {"isvc_namespace": "ns2"},
+                         "b": {"isvc_namespace": "ns2", "isvc_force_conflicts": "yes", "isvc_min_replicas": "2",
+                               "isvc_max_replicas": 3}})
+    a, b = prepared["a"], prepared["b"]
+    assert "error" not in a and "error" not in b
+    assert a["rendered"]["resource"]["metadata"]["name"] == "a"
+    assert a["rendered"]["deployment_mode"] == "RawDeployment" and b["rendered"]["deployment_mode"] == "Serverless"
+    assert b["rendered"]["resource"]["spec"]["predictor"]["minReplicas"] == 2  # "2" converted as the role's spec does
+    assert (a["commit"], a["wait"], a["wait_timeout"], b["force_conflicts"]) == ("c" * 40, True, 1800, True)
+    assert a["rendered"]["resource"]["spec"]["predictor"]["model"]["storageUri"].startswith("hf://")
+
+
+def test_prepare_fails_each_bad_service_alone_with_the_roles_messages():
+    prepared = _prepare({
+        "ok": {"isvc_namespace": "ns2"},
+        "type": {"isvc_namespace": "ns2", "isvc_min_replicas": "many"},
+        "rules": {"isvc_namespace": "ns2", "isvc_min_replicas": 3, "isvc_max_replicas": 2},
+        "render": {"isvc_namespace": "ns2", "isvc_cpu_request": "lots"},
+        "upper": {"isvc_namespace": "ns2", "isvc_name": "Upper"},
+        "psa": {"isvc_namespace": "ns1", "isvc_host_ipc": "true"},
+    })
+    assert "error" not in prepared["ok"]
+    assert prepared["type"]["error"].startswith("Invalid role variables: ") and "isvc_min_replicas" in prepared["type"]["error"]
+    assert prepared["rules"]["error"] == (
+        "Invalid role variables (1): isvc_max_replicas (2) must not be less than isvc_min_replicas (3)")
+    assert "cpu_request" in prepared["render"]["error"] and "isvc_<option>" in prepared["render"]["error"]
+    assert "name" in prepared["upper"]["error"] and "Upper" in prepared["upper"]["error"]
+    assert prepared["psa"]["error"].startswith("Namespace ns1 enforces Pod Security level baseline, which forbids hostIPC")
+
+
+def test_prepare_guards_existing_services_and_failed_reads():
+    existing = {"results": [
+        {"item": {"namespace": "ns2", "names": ["a", "b"]},
+         "inference_services": [{"name": "a", "resource": {"metadata": {"annotations": {
+             "serving.kserve.io/deploymentMode": "Serverless"}}}}]},
+        {"item": {"namespace": "ns3", "names": ["c"]}, "failed": True, "msg": "Forbidden while listing InferenceService"},
+    ]}
+    prepared = _prepare({"a": {"isvc_namespace": "ns2"}, "b": {"isvc_namespace": "ns2", "isvc_update_if_exists": False},
+                         "c": {"isvc_namespace": "ns3"}}, existing)
+    assert "runs in Serverless mode and this run renders RawDeployment" in prepared["a"]["error"]
+    assert "error" not in prepared["b"]  # b does not exist yet
+    assert prepared["c"]["error"] == "Forbidden while listing InferenceService"
+
+
+def test_prepare_after_a_stopped_wave_skips_everything():
+    prepared = _prepare({"a": {"isvc_namespace": "ns2"}}, stopped=True)
+    assert prepared["a"]["result"] == "skipped" and "earlier wave" in prepared["a"]["error"]
+    assert isvc_batch.batch_wave_apply(prepared) == []
+
+
+def _entry(host: str, namespace: str, **extra) -> dict:
+    entry = {"host": host, "name": host, "namespace": namespace, "clock": 100.0, "commit": "c" * 40, "wait": True,
+             "wait_timeout": 1800, "field_manager": "aml.kserve", "force_conflicts": False, "render_only": False,
+             "manifest": f"./m/{namespace}/{host}.yaml", "label_namespace": False,
+             "rendered": {"resource": {"kind": "InferenceService", "metadata": {"name": host, "namespace": namespace}},
+                          "in_cluster_endpoint": f"http://{host}-predictor.{namespace}.svc.cluster.local"}}
+    entry.update(extra)
+    return entry
+
+
+PREPARED = {
+    "a": _entry("a", "ns1"),
+    "b": _entry("b", "ns2", force_conflicts=True, wait_timeout=60),
+    "c": _entry("c", "ns1", wait=False),
+    "failed": _entry("failed", "ns1", error="bad\ninput"),
+    "manifest": _entry("manifest", "ns1", render_only=True),
 }
 
 
 def test_wave_apply_groups_by_field_manager_and_leaves_out_failed_and_render_only():
-    groups = isvc_batch.batch_wave_apply(WAVE_HOSTS, list(WAVE_HOSTS))
+    groups = isvc_batch.batch_wave_apply(PREPARED)
     assert [(g["field_manager"], g["force_conflicts"], [s["host"] for s in g["services"]]) for g in groups] == [
         ("aml.kserve", False, ["a", "c"]), ("aml.kserve", True, ["b"])]
     assert [d["metadata"]["name"] for d in groups[0]["definitions"]] == ["a", "c"]
@@ -124,7 +199,7 @@ def _registered(groups, per_group):
 
 
 def test_wave_applied_reads_list_and_single_results_and_keeps_each_error():
-    groups = isvc_batch.batch_wave_apply(WAVE_HOSTS, list(WAVE_HOSTS))
+    groups = isvc_batch.batch_wave_apply(PREPARED)
     registered = _registered(groups, [
         # two definitions: kubernetes.core returns result.results, one entry each, errors kept (continue_on_error)
         {"changed": True, "result": {"results": [
@@ -137,24 +212,16 @@ def test_wave_applied_reads_list_and_single_results_and_keeps_each_error():
     assert applied["a"] == {"host": "a", "name": "a", "namespace": "ns1", "changed": True, "error": ""}
     assert applied["c"]["error"] == 'Failed to apply object: conflict with "other"'
     assert applied["b"]["changed"] is True and applied["b"]["error"] == ""
-    waits = isvc_batch.batch_wave_waits(applied, WAVE_HOSTS)
-    # c failed to apply, so it is not waited for
-    assert waits == [{"namespace": "ns1", "names": ["a"], "timeout": 1800}, {"namespace": "ns2", "names": ["b"], "timeout": 60}]
-
-
-def test_wave_waits_one_per_namespace_with_the_longest_timeout_and_skip_unwaited():
-    applied = {h: {"host": h, "name": h, "namespace": WAVE_HOSTS[h]["isvc_namespace"], "changed": True, "error": ""}
-               for h in ("a", "b", "c")}
-    waits = isvc_batch.batch_wave_waits(applied, WAVE_HOSTS)
-    assert waits == [{"namespace": "ns1", "names": ["a"], "timeout": 1800},  # c has isvc_wait "false"
-                     {"namespace": "ns2", "names": ["b"], "timeout": 60}]
+    # c failed to apply (and is not waited for anyway)
+    assert isvc_batch.batch_wave_waits(applied, PREPARED) == [
+        {"namespace": "ns1", "names": ["a"], "timeout": 1800}, {"namespace": "ns2", "names": ["b"], "timeout": 60}]
 
 
 def test_a_whole_failed_apply_fails_each_of_its_services():
-    groups = isvc_batch.batch_wave_apply(WAVE_HOSTS, ["a", "c"])
+    groups = isvc_batch.batch_wave_apply({h: PREPARED[h] for h in ("a", "c")})
     applied = isvc_batch.batch_wave_applied(_registered(groups, [{"failed": True, "msg": "Unauthorized"}]))
     assert {h: s["error"] for h, s in applied.items()} == {"a": "Unauthorized", "c": "Unauthorized"}
-    assert isvc_batch.batch_wave_waits(applied, WAVE_HOSTS) == []
+    assert isvc_batch.batch_wave_waits(applied, PREPARED) == []
 
 
 def test_wave_outcomes_from_apply_and_wait():
@@ -169,13 +236,13 @@ def test_wave_outcomes_from_apply_and_wait():
         # a wait that failed as a whole (no entry per service): its message is the service's reason
         {"item": {"namespace": "ns2", "names": ["b"]}, "failed": True, "msg": "Forbidden while watching Deployment"},
     ]}
-    outcomes = isvc_batch.batch_wave_outcomes(WAVE_HOSTS, list(WAVE_HOSTS), applied, waited, 112.34)
+    outcomes = isvc_batch.batch_wave_outcomes(PREPARED, applied, waited, 112.34)
     assert outcomes["a"] == {"service": "a", "namespace": "ns1", "result": "ok", "commit": "c" * 40,
                              "endpoint": "http://a.example.com", "reason": "", "seconds": 12.3}
     assert (outcomes["b"]["result"], outcomes["b"]["reason"]) == ("failed", "Forbidden while watching Deployment")
     assert (outcomes["c"]["result"], outcomes["c"]["reason"]) == ("failed", "apply failed: conflict")
-    assert outcomes["failed"] == WAVE_HOSTS["failed"]["isvc_batch_outcome"]
-    assert (outcomes["manifest"]["result"], outcomes["manifest"]["endpoint"]) == ("ok", "/tmp/m/ns1/manifest.yaml")
+    assert (outcomes["failed"]["result"], outcomes["failed"]["reason"]) == ("failed", "bad input")
+    assert (outcomes["manifest"]["result"], outcomes["manifest"]["endpoint"]) == ("ok", "./m/ns1/manifest.yaml")
 
 
 def test_wave_outcome_of_a_service_that_is_not_ready():
@@ -183,6 +250,6 @@ def test_wave_outcome_of_a_service_that_is_not_ready():
     waited = {"results": [{"item": {"namespace": "ns1", "names": ["a"]}, "failed": True, "msg": "1 of 1 ...",
                            "inference_services": [{"name": "a", "namespace": "ns1", "ready": False, "state": "failed",
                                                    "message": "InferenceService ns1/a failed: the model\nfailed to load"}]}]}
-    outcome = isvc_batch.batch_wave_outcomes(WAVE_HOSTS, ["a"], applied, waited, 101.0)["a"]
+    outcome = isvc_batch.batch_wave_outcomes({"a": PREPARED["a"]}, applied, waited, 101.0)["a"]
     assert (outcome["result"], outcome["reason"], outcome["endpoint"]) == (
         "failed", "InferenceService ns1/a failed: the model failed to load", "")
