@@ -148,10 +148,21 @@ def _existing(registered: Mapping[str, Any]) -> Dict[str, Any]:
     return found
 
 
-def _prepare_one(values: Dict[str, Any], role_options: Mapping[str, Any], model: Mapping[str, Any],
+def _plain(value: Any) -> Any:
+    """Plain data from templated variables: the argument spec validator deep-copies what it is given, and a deep copy
+    of Ansible's lazy, tagged containers costs about a second per service."""
+    return json.loads(json.dumps(value, default=str))
+
+
+# The renderer's own argument spec, as the inference_service action validates it; built once.
+RENDER_VALIDATOR = ArgumentSpecValidator(**RENDER_SPEC.module_kwargs())
+
+
+def _prepare_one(values: Dict[str, Any], role_validator: ArgumentSpecValidator, model: Mapping[str, Any],
                  runtime: Mapping[str, Any], existing: Any, namespace_object: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     """Validate, check and render one service as the deploy role would; ``error`` says why not."""
-    checked = ArgumentSpecValidator(dict(role_options)).validate({k: v for k, v in values.items() if k in role_options})
+    role_options = role_validator.argument_spec
+    checked = role_validator.validate({k: v for k, v in values.items() if k in role_options})
     if checked.error_messages:
         return {"error": "Invalid role variables: " + "; ".join(checked.error_messages)}
     values = dict(values, **checked.validated_parameters)
@@ -165,7 +176,7 @@ def _prepare_one(values: Dict[str, Any], role_options: Mapping[str, Any], model:
     if runtime.get("failed"):
         return {"error": str(runtime.get("msg") or "no serving runtime fits")}
     params = _role_checks.render_params(values, RENDER_SPEC.argument_spec, model, runtime.get("runtime") or {})
-    validated = ArgumentSpecValidator(**RENDER_SPEC.module_kwargs()).validate(params)
+    validated = RENDER_VALIDATOR.validate(params)
     if validated.error_messages:
         return {"error": "; ".join(validated.error_messages) + " " + _role_checks.RENDER_HINT}
     try:
@@ -186,10 +197,12 @@ def batch_wave_prepare(hostvars: Mapping[str, Any], hosts: List[str], defaults: 
                        role_options: Mapping[str, Any], shared: Mapping[str, Any], existing: Mapping[str, Any],
                        stopped: bool = False) -> Dict[str, Dict[str, Any]]:
     """Each service of the wave validated, checked and rendered as the deploy role does it, in one task."""
-    plan, found = shared["plan"], _existing(existing)
+    shared, defaults = _plain(shared), _plain(defaults)
+    plan, found = shared["plan"], _existing(_plain(existing))
+    role_validator = ArgumentSpecValidator(_plain(role_options))
     prepared: Dict[str, Dict[str, Any]] = {}
     for host in hosts:
-        values = _effective(hostvars[host], defaults)
+        values = _plain(_effective(hostvars[host], defaults))
         service = plan["services"][host]
         values["isvc_name"] = service["name"]
         model = shared["models"].get(plan["model_keys"][host]) or {"failed": True, "msg": "no model look-up"}
@@ -206,7 +219,7 @@ def batch_wave_prepare(hostvars: Mapping[str, Any], hosts: List[str], defaults: 
         if stopped:
             entry.update(result="skipped", error="not deployed: an earlier wave failed beyond isvc_batch_max_fail_percentage")
         else:
-            entry.update(_prepare_one(values, role_options, model, runtime, found.get(service["namespace"], {}),
+            entry.update(_prepare_one(values, role_validator, model, runtime, found.get(service["namespace"], {}),
                                       (shared.get("namespaces") or {}).get(service["namespace"])))
         prepared[host] = entry
     return prepared
