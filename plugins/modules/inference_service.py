@@ -22,17 +22,16 @@ description:
   - Option names are the pipeline's parameter names, lower-cased.
 author:
   - aml.kserve developers (@aml-kserve)
+extends_documentation_fragment:
+  - aml.kserve._attributes
 attributes:
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
     details: Renders on the controller, in the task's own process; nothing is sent to the managed node.
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Renders only; the result is the same with or without check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   name:

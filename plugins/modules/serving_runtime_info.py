@@ -21,20 +21,18 @@ description:
 author:
   - aml.kserve developers (@aml-kserve)
 extends_documentation_fragment:
+  - aml.kserve._attributes
   - kubernetes.core.k8s_auth_options
 attributes:
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
     details:
       - Runs on the controller, in the task's own process, with no module process to start. The task's C(environment)
         keyword does not apply; set the C(K8S_AUTH_*) variables in the controller's environment or pass the options.
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Only reads; runs the same in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   name:
