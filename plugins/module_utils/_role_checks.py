@@ -13,7 +13,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 RAW_MODES = ("RawDeployment", "Standard")
 POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce"
-# The render options that are the role variable isvc_<option>, as the role's render task passes them.
+# Appended to a render error: the renderer names its options, the user set role variables (roles/isvc/tasks/render.yml
+# says the same in its rescue).
 RENDER_HINT = ("(Each option named above is the role variable isvc_<option>: cpu_request is isvc_cpu_request, name is "
                "isvc_name.)")
 
@@ -92,8 +93,7 @@ def guard_problems(values: Mapping[str, Any], existing: Optional[Mapping[str, An
                 "mode. Keep the mode (RawDeployment when isvc_min_replicas equals isvc_max_replicas, else Serverless, or "
                 "set isvc_deployment_mode), or remove the service first with isvc_state=absent. Nothing was "
                 "changed.".format(namespace, name, current, deployment_mode))
-    if (flag(values.get("isvc_host_ipc", True)) and psa_level in ("baseline", "restricted")
-            and not flag(values.get("isvc_manage_pod_security", False))):
+    if _host_ipc_forbidden(values, psa_level) and not flag(values.get("isvc_manage_pod_security", False)):
         problems.append(
             "Namespace {0} enforces Pod Security level {1}, which forbids hostIPC, so the predictor's pods would never be "
             "created. Nothing was changed. Fix: kubectl label namespace {0} pod-security.kubernetes.io/enforce=privileged "
@@ -102,9 +102,13 @@ def guard_problems(values: Mapping[str, Any], existing: Optional[Mapping[str, An
     return problems
 
 
+def _host_ipc_forbidden(values: Mapping[str, Any], psa_level: Optional[str]) -> bool:
+    return flag(values.get("isvc_host_ipc", True)) and psa_level in ("baseline", "restricted")
+
+
 def needs_privileged_label(values: Mapping[str, Any], psa_level: Optional[str]) -> bool:
-    return (flag(values.get("isvc_host_ipc", True)) and psa_level in ("baseline", "restricted")
-            and flag(values.get("isvc_manage_pod_security", False)))
+    """hostIPC in a namespace that forbids it, and the role may label the namespace privileged."""
+    return _host_ipc_forbidden(values, psa_level) and flag(values.get("isvc_manage_pod_security", False))
 
 
 def render_params(values: Mapping[str, Any], options: Mapping[str, Any], model: Mapping[str, Any],

@@ -222,11 +222,14 @@ def services_result(client, params: dict, echo=None) -> dict:
         selector = None if name else params["label_selector"]
         field_selector = "metadata.name=" + name if name else None
         services = _k8s.items(client.list(_k8s.ISVC, namespace, label_selector=selector, field_selector=field_selector))
+    found = [isvc["metadata"]["name"] for isvc in services]
+    deployments = _k8s.items(client.list(_k8s.DEPLOYMENT, namespace, label_selector="{0} in ({1})".format(
+        ISVC_LABEL, ",".join(found)))) if found else []  # one listing for all of them, not one per service
     summaries = []
     for isvc in services:
-        owned = "{0}={1}".format(ISVC_LABEL, isvc["metadata"]["name"])
-        deployments = _k8s.items(client.list(_k8s.DEPLOYMENT, namespace, label_selector=owned))
-        summaries.append(_readiness.summarize(isvc, deployments))
+        owned = [d for d in deployments
+                 if ((d.get("metadata") or {}).get("labels") or {}).get(ISVC_LABEL) == isvc["metadata"]["name"]]
+        summaries.append(_readiness.summarize(isvc, owned))
     result["inference_services"] = summaries
     if name and summaries:
         result["inference_service"] = summaries[0]

@@ -136,3 +136,15 @@ def test_names_wait_for_several_with_one_watch_per_kind(kube, kube_env, simulato
     lists = sorted(e["objectRef"]["resource"] for e in ours if e["verb"] == "list")
     assert lists == ["deployments", "events", "inferenceservices", "pods"], lists
     assert all(e["verb"] in ("list", "watch") for e in ours), [(e["verb"], e["objectRef"]) for e in ours]
+    # Getting them (no wait) reads their Deployments with one listing, not one per service
+    mark = kube.audit_mark()
+    got = run_module("inference_service_info", {"names": ["one", "two", "broken"], "namespace": namespace}, kube_env)
+    assert got.rc == 0, got.output
+    assert sorted(s["name"] for s in got.result["inference_services"]) == ["broken", "one", "two"]
+    assert all(len(s["deployments"]) == 1 and s["deployments"][0]["name"] == s["name"] + "-predictor"
+               for s in got.result["inference_services"]), got.result["inference_services"]
+    listed = [e["objectRef"]["resource"] for e in kube.audit_events_since(mark)
+              if e["user"]["username"] == "aml-admin" and e["verb"] == "list"
+              and not e.get("userAgent", "").startswith("aml-kserve-simulator")
+              and (e.get("objectRef") or {}).get("namespace") == namespace]
+    assert sorted(listed) == ["deployments", "inferenceservices"], listed
