@@ -35,8 +35,10 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from tests.harness.kube import KubeCluster
 
     cluster = KubeCluster(tmp_path_factory.mktemp("kube"))
-    cluster.start()
     try:
+        # start() stops what it started when it fails; stop() is idempotent, so the finally is
+        # a second line of defence (e.g. an interrupt between start() returning and the yield).
+        cluster.start()
         yield cluster
     finally:
         cluster.stop()

@@ -41,6 +41,9 @@ options:
     description:
       - How many times a request is retried after a transient failure (HTTP 429, honouring C(Retry-After); 5xx;
         connection reset or refused; timeout), with exponential backoff. V(0) disables retries.
+      - The wait before one retry is what C(Retry-After) (or C(RateLimit-Reset)) asks for, but never more than
+        O(timeout) nor 30 seconds; when GitLab asks for a longer wait the request is retried after that cap, and the
+        task fails once the retries are used up. So a task waits at most O(retries) times that cap between tries.
     type: int
     default: 3
 """

@@ -183,6 +183,8 @@ def _prepare_one(values: Dict[str, Any], role_validator: ArgumentSpecValidator, 
         rendered = render_result(validated.validated_parameters)
     except AmlKserveError as error:
         return {"error": error.msg + " " + _role_checks.RENDER_HINT}
+    if flag(values.get("isvc_render_only")):
+        return {"rendered": rendered, "label_namespace": False}  # as the role: a manifest only, no guard, no writes
     if isinstance(existing, str):
         return {"error": existing}
     psa_level = _role_checks.pod_security_level(namespace_object) if namespace_object else None

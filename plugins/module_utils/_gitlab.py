@@ -8,11 +8,17 @@
 
 Every python-gitlab and requests error is turned into a GitLabError here, with a message that
 names the fix and never the token.
+
+Retries are ours, not python-gitlab's: python-gitlab sleeps for whatever ``Retry-After`` says (an hour, if GitLab
+says so), ignoring ``timeout``. Every request goes through ``_RetryingSession.request``, which retries 429, 5xx,
+connection resets and timeouts at most ``retries`` times and never waits longer than ``retry_wait_cap`` at once.
 """
 
 from __future__ import annotations
 
+import email.utils
 import os
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, TypeVar
 
@@ -35,6 +41,11 @@ except ImportError as import_error:  # reported by the module with missing_requi
     GITLAB_IMPORT_ERROR = import_error
 
 T = TypeVar("T")
+
+#: The longest wait before one retry, whatever Retry-After / RateLimit-Reset ask for (also capped by ``timeout``).
+MAX_RETRY_WAIT = 30.0
+#: Statuses retried (python-gitlab's transient set, and 429).
+RETRY_STATUSES = frozenset([429, 500, 502, 503, 504] + list(range(520, 531)))
 
 CONNECTION_SPEC = ArgumentSpec(
     {
@@ -62,8 +73,70 @@ class ConnectionOptions:
         return cls(**{key: params[key] for key in CONNECTION_SPEC.argument_spec})
 
 
+def retry_wait(headers: Any, attempt: int, cap: float, now: Optional[float] = None) -> float:
+    """Seconds to wait before retry ``attempt`` (0-based): Retry-After (seconds or an HTTP date), else
+    RateLimit-Reset (epoch seconds), else exponential backoff from 0.1 s; never more than ``cap``."""
+    now = time.time() if now is None else now
+    wait = None
+    retry_after = (headers.get("Retry-After") or "").strip() if headers is not None else ""
+    if retry_after:
+        try:
+            wait = float(retry_after)
+        except ValueError:
+            try:
+                wait = email.utils.parsedate_to_datetime(retry_after).timestamp() - now
+            except (TypeError, ValueError, IndexError, OverflowError):
+                wait = None
+    if wait is None and headers is not None and headers.get("RateLimit-Reset"):
+        try:
+            wait = float(headers["RateLimit-Reset"]) - now
+        except ValueError:
+            wait = None
+    if wait is None or wait != wait:  # absent, unreadable or NaN
+        wait = 0.1 * 2 ** attempt
+    return min(max(wait, 0.0), cap)
+
+
+def _retryable_exception(err: Exception) -> bool:
+    """Connection resets, refusals and timeouts are worth a retry; a certificate GitLab does not pass is not."""
+    if isinstance(err, requests.exceptions.SSLError):
+        text = str(err).lower()
+        return "certificate" not in text and "wrong version number" not in text
+    return isinstance(err, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                            requests.exceptions.Timeout))
+
+
+if HAS_GITLAB:
+
+    class _RetryingSession(requests.Session):
+        """The one place the backend sends requests: bounded retries with a bounded wait each."""
+
+        def __init__(self, retries: int, wait_cap: float) -> None:
+            super().__init__()
+            self.retries = retries
+            self.wait_cap = wait_cap
+            self.sleep: Callable[[float], Any] = time.sleep
+
+        def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            attempt = 0
+            while True:
+                try:
+                    response = super().request(method, url, *args, **kwargs)
+                except requests.exceptions.RequestException as err:
+                    if attempt >= self.retries or not _retryable_exception(err):
+                        raise
+                    wait = retry_wait(None, attempt, self.wait_cap)
+                else:
+                    if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
+                        return response
+                    wait = retry_wait(response.headers, attempt, self.wait_cap)
+                    response.close()
+                attempt += 1
+                self.sleep(wait)
+
+
 class GitLabClient:
-    """One python-gitlab session per module run; every call goes through ``_call``."""
+    """One python-gitlab session per module run; every call goes through ``call``."""
 
     def __init__(self, options: ConnectionOptions) -> None:
         if options.retries < 0:
@@ -83,15 +156,19 @@ class GitLabClient:
             raise GitLabError("api_token contains whitespace or a line break; check the token (or the "
                               "MODEL_REPO_GIT_TOKEN key of Secret aml-image-builder-secret): it must be one line")
         self.options = options
+        #: the longest wait before one retry: Retry-After is obeyed up to this, never for an hour
+        self.retry_wait_cap = min(MAX_RETRY_WAIT, options.timeout)
+        self.session = _RetryingSession(options.retries, self.retry_wait_cap)
         verify = options.ca_path if options.ca_path else options.validate_certs
         self.gl = gitlab.Gitlab(
             self.url, private_token=options.api_token, ssl_verify=verify, timeout=options.timeout,
-            retry_transient_errors=options.retries > 0, user_agent="aml.kserve",
+            retry_transient_errors=False, user_agent="aml.kserve", session=self.session,
         )
 
     def call(self, what: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run one python-gitlab call with bounded retries; turn its failures into GitLabError."""
-        kwargs["max_retries"] = self.options.retries
+        """Run one python-gitlab call (retried by the session, not by python-gitlab); turn its failures into
+        GitLabError."""
+        kwargs.update(max_retries=0, obey_rate_limit=False, retry_transient_errors=False)
         try:
             return func(*args, **kwargs)
         except gitlab.exceptions.GitlabAuthenticationError as err:
@@ -117,7 +194,10 @@ class GitLabClient:
     def _http_error(self, what: str, err: Any) -> GitLabError:
         code = getattr(err, "response_code", None)
         message = first_line(str(getattr(err, "error_message", "") or err))
-        if code in (429, 500, 502, 503, 504):
+        if code == 429:
+            hint = ("GitLab still limited the request rate after {0} retries (each wait capped at {1:g} s, whatever "
+                    "Retry-After asked); try again later or raise retries".format(self.options.retries, self.retry_wait_cap))
+        elif code in RETRY_STATUSES:
             hint = "GitLab kept failing after {0} retries; try again later or raise retries".format(self.options.retries)
         elif code == 404:
             hint = "check the name, and that the token's user can see the project"

@@ -65,7 +65,7 @@ def isvc_state(isvc: Dict[str, Any]) -> State:
     target = (model_status.get("states") or {}).get("targetModelState", "")
     if transition in FAILED_TRANSITIONS or target == "FailedToLoad":
         failure = model_status.get("lastFailureInfo") or {}
-        reason = failure.get("reason") or transition or target
+        reason = failure.get("reason") or (transition if transition in FAILED_TRANSITIONS else target)
         message = "the model failed to load: {0}".format(failure.get("message") or reason)
         if failure.get("exitCode") is not None:
             message += " (exit code {0})".format(failure["exitCode"])
@@ -79,7 +79,9 @@ def isvc_state(isvc: Dict[str, Any]) -> State:
         return State(READY, "Ready")
     if ready is None:
         return State(PROGRESSING, "waiting for KServe to report the Ready condition", "NoReadyCondition")
-    not_ready = [c for c in status.get("conditions") or [] if c.get("status") != "True" and c.get("type") != "Ready"]
+    # Stopped is the one condition whose healthy value is False
+    not_ready = [c for c in status.get("conditions") or []
+                 if c.get("status") != "True" and c.get("type") not in ("Ready", "Stopped")]
     worst = not_ready[0] if not_ready else ready
     text = "{0} is {1}".format(worst.get("type"), worst.get("status"))
     if worst.get("reason") or worst.get("message"):

@@ -86,7 +86,9 @@ def guard_problems(values: Mapping[str, Any], existing: Optional[Mapping[str, An
                 "InferenceService {0}/{1} already exists and isvc_update_if_exists is false; nothing was changed. Set "
                 "isvc_update_if_exists to true to update it.".format(namespace, name))
         annotations = (existing.get("metadata") or {}).get("annotations") or {}
-        current = annotations.get("serving.kserve.io/deploymentMode") or "Serverless"
+        # KServe records the mode it chose in the status when no annotation asked for one
+        current = (annotations.get("serving.kserve.io/deploymentMode") or (existing.get("status") or {}).get("deploymentMode")
+                   or "Serverless")
         if (current in RAW_MODES) != (deployment_mode in RAW_MODES):
             problems.append(
                 "InferenceService {0}/{1} runs in {2} mode and this run renders {3}; KServe rejects a change of deployment "

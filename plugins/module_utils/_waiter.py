@@ -16,7 +16,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.aml.kserve.plugins.module_utils import _readiness
 from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError, KubernetesError, WaitFailed, WaitTimeout
@@ -88,7 +88,7 @@ class _Watch(threading.Thread):
         while not self.stop_event.is_set():
             self.stop_event.wait(RECONNECT_DELAY)
             try:
-                return self.list_now()
+                return self.list_now()  # an optional watch that is now forbidden reports "skipped" and ends here
             except KubernetesError as err:
                 if err.details.get("status") in (401, 403, 404):
                     self.events.put(("error", self.kind_version[0], err))
@@ -170,12 +170,16 @@ class InferenceServiceWaiter:
             while len(outcomes) < len(self.names):
                 remaining = deadline - self.clock()
                 if remaining <= 0:
+                    warnings = _WarningEvents(self.client, self.namespace)
                     for name in self.names:
-                        outcomes.setdefault(name, self._timeout(name, last_message.get(name, "")))
+                        if name not in outcomes:
+                            outcomes[name] = self._timeout(name, last_message.get(name, ""), warnings)
                     break
                 try:
                     what, kind, payload = events.get(timeout=min(remaining, PROGRESS_EVERY))
                 except queue.Empty:
+                    if self.clock() >= deadline:
+                        continue  # the timeout, not another progress line
                     for name in self.names:
                         if name not in outcomes:
                             self._say(name, "still waiting: {0}".format(last_message.get(name, "")))
@@ -187,6 +191,7 @@ class InferenceServiceWaiter:
                 if len(snapshots) < len(watches) or not events.empty():
                     continue  # judge on a complete, current picture
                 quiet = self.clock() - last_progress >= PROGRESS_EVERY
+                warnings = _WarningEvents(self.client, self.namespace)  # listed once per pass, if anything failed
                 for name in self.names:
                     if name in outcomes:
                         continue
@@ -194,7 +199,7 @@ class InferenceServiceWaiter:
                     if state.ready:
                         outcomes[name] = self.summary(name, state)
                     elif state.failed:
-                        outcomes[name] = self._failure(name, state)
+                        outcomes[name] = self._failure(name, state, warnings)
                     elif state.message != last_message.get(name) or quiet:
                         self._say(name, state.message)
                         last_message[name] = state.message
@@ -214,31 +219,46 @@ class InferenceServiceWaiter:
             result["notes"] = list(self.notes)
         return result
 
-    def _failure(self, name: str, state: _readiness.State) -> WaitFailed:
+    def _failure(self, name: str, state: _readiness.State, warnings: "_WarningEvents") -> WaitFailed:
         details: Dict[str, Any] = dict(state.details)
-        details["warning_events"] = self._warning_events(name)
+        details["warning_events"] = warnings.about(self._related_names(name))
         details["status"] = self.summary(name, state) if name in self.isvcs else None
         message = "InferenceService {0}/{1} failed: {2}".format(self.namespace, name, state.message)
         return WaitFailed(message, state.reason, **details)
 
-    def _timeout(self, name: str, last_message: str) -> WaitTimeout:
+    def _timeout(self, name: str, last_message: str, warnings: "_WarningEvents") -> WaitTimeout:
         state = self._state(name)
         return WaitTimeout(
             "InferenceService {0}/{1} was not ready after {2:g} s: {3}".format(
                 self.namespace, name, self.timeout, state.message or last_message),
-            status=self.summary(name, state) if name in self.isvcs else None, warning_events=self._warning_events(name))
+            status=self.summary(name, state) if name in self.isvcs else None,
+            warning_events=warnings.about(self._related_names(name)))
 
-    def _warning_events(self, name: str) -> List[Dict[str, Any]]:
-        """Recent Warning events of the service, its Deployments and Pods; best effort (RBAC may not allow it)."""
-        names = {name} | {o["metadata"]["name"] for o in self._owned(self.deployments, name) + self._owned(self.pods, name)}
-        try:
-            listing = self.client.list(EVENT, self.namespace, field_selector="type=Warning")
-        except KubernetesError:
-            return []
+    def _related_names(self, name: str) -> Set[str]:
+        """The service's name and those of its Deployments and Pods: the objects its events are about."""
+        return {name} | {o["metadata"]["name"] for o in self._owned(self.deployments, name) + self._owned(self.pods, name)}
+
+
+class _WarningEvents:
+    """The namespace's Warning events, listed at most once however many services fail together; best effort
+    (RBAC may not allow it)."""
+
+    def __init__(self, client: KubeClient, namespace: str) -> None:
+        self.client, self.namespace = client, namespace
+        self.listing: Optional[List[Dict[str, Any]]] = None
+
+    def about(self, names: Set[str]) -> List[Dict[str, Any]]:
+        """The ten most recent Warning events about any of ``names``."""
+        if self.listing is None:
+            try:
+                self.listing = items(self.client.list(EVENT, self.namespace, field_selector="type=Warning"))
+            except KubernetesError:
+                self.listing = []
         found = [
             {"object": "{0}/{1}".format(e.get("involvedObject", {}).get("kind"), e.get("involvedObject", {}).get("name")),
              "reason": e.get("reason"), "message": e.get("message"), "count": e.get("count", 1),
              "last_timestamp": e.get("lastTimestamp") or e.get("eventTime")}
-            for e in items(listing) if e.get("involvedObject", {}).get("name") in names
+            for e in self.listing if e.get("involvedObject", {}).get("name") in names
         ]
+        found.sort(key=lambda e: str(e["last_timestamp"] or ""))  # listed by name; the most recent are wanted
         return found[-10:]

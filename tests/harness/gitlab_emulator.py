@@ -4,7 +4,7 @@ Standard library only. Projects are seeded from Python (``create_project``/``com
 deterministic commits (fixed identity and dates), so every SHA is identical on every run. The
 HTTP side serves python-gitlab and curl: projects (list/search/pagination), branches, tags,
 repository files (JSON, HEAD and raw) and commits, with GitLab's field names, status codes,
-error bodies and pagination headers. Faults (``fail_next``) and ``latency`` can be injected.
+error bodies and pagination headers. Faults (``fail_next``, ``reset_next``) and ``latency`` can be injected.
 
 Run standalone with ``python -m tests.harness.gitlab_emulator --root DIR [--port N] [--tls]``.
 """
@@ -26,6 +26,7 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -124,12 +125,17 @@ class _Blob:
     last_commit_id: str
 
 
+#: The status recorded in ``requests`` for a request answered by resetting the connection (``reset_next``).
+RESET = 0
+
+
 @dataclass
 class _Fault:
     remaining: int
     status: int
     retry_after: int | None
     path_contains: str | None
+    reset: bool = False
 
 
 @dataclass
@@ -369,6 +375,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if emu.latency > 0:
             time.sleep(emu.latency)
         fault = emu.take_fault(self.path)
+        if fault is not None and fault.reset:
+            emu.record_request(method, self.path, RESET)
+            self._reset()
+            return
         if fault is not None:
             try:
                 reason = http.HTTPStatus(fault.status).phrase
@@ -385,6 +395,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 resp = _Response(500, _json({"message": f"500 Internal Server Error: {err}"}))
         emu.record_request(method, self.path, resp.status)
         self._send(resp, head_only=(method == "HEAD"))
+
+    def _reset(self) -> None:
+        """Close the connection without answering, with a TCP RST (SO_LINGER 0) rather than a FIN."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        try:
+            self.connection.close()
+        except OSError:
+            pass
 
     def _send(self, resp: _Response, head_only: bool) -> None:
         self.send_response(resp.status)
@@ -591,6 +613,14 @@ class GitLabEmulator:
         with self._lock:
             self._faults.append(_Fault(count, status, retry_after, path_contains))
 
+    def reset_next(self, count: int, *, path_contains: str | None = None) -> None:
+        """Reset the connection, without answering, for the next ``count`` requests (whose path contains
+        ``path_contains``); each is recorded in ``requests`` with status ``RESET`` (0)."""
+        if count <= 0:
+            return
+        with self._lock:
+            self._faults.append(_Fault(count, RESET, None, path_contains, reset=True))
+
     def take_fault(self, path: str) -> _Fault | None:
         """Consume and return the first pending fault matching ``path`` (used by the HTTP handler)."""
         with self._lock:
@@ -618,7 +648,7 @@ class GitLabEmulator:
             self.requests.clear()
 
     def clear_faults(self) -> None:
-        """Drop pending ``fail_next`` faults."""
+        """Drop pending ``fail_next`` and ``reset_next`` faults."""
         with self._lock:
             self._faults.clear()
 

@@ -87,7 +87,20 @@ class KubeCluster:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self, timeout: float = 90.0) -> "KubeCluster":
+        """Start etcd and the apiserver and load the CRDs. On any failure (or Ctrl-C) whatever was
+        already started is stopped before the exception propagates: no stray etcd or apiserver."""
         apiserver, etcd = apiserver_binaries()
+        try:
+            self._start(apiserver, etcd, timeout)
+        except BaseException as err:
+            try:
+                self.stop()
+            except Exception as cleanup:  # pylint: disable=broad-exception-caught  # keep the first error
+                err.add_note(f"stopping the partially started cluster also failed: {cleanup!r}")
+            raise
+        return self
+
+    def _start(self, apiserver: str, etcd: str, timeout: float) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "certs").mkdir(exist_ok=True)
         self._write_auth_files()
@@ -112,7 +125,6 @@ class KubeCluster:
         self._start_apiserver(apiserver, deadline)
         self.write_kubeconfig(self.kubeconfig, self.admin_token)
         self._load_crds()
-        return self
 
     def _start_apiserver(self, apiserver: str, deadline: float) -> None:
         log = self.workdir / "apiserver.log"
@@ -172,16 +184,22 @@ class KubeCluster:
         self._start_apiserver(apiserver_binaries()[0], time.monotonic() + 60)
 
     def stop(self) -> None:
-        for proc in reversed(self._procs):
+        """Stop every process this cluster started, newest first (apiserver before etcd).
+
+        Safe on a partially started or already stopped cluster, and idempotent: each process is
+        terminated, then killed if it has not exited in 15 s, and always reaped."""
+        procs = list(reversed(self._procs))
+        for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for proc in reversed(self._procs):
+        for proc in procs:
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        self._procs.clear()
+            # Forgotten only once reaped: if this is interrupted, a second stop() finishes the job.
+            self._procs.remove(proc)
 
     def __enter__(self) -> "KubeCluster":
         return self.start()

@@ -14,7 +14,7 @@ import yaml
 from tests.harness.ansible import REPO_ROOT, run_playbook
 from tests.harness.gitlab_emulator import GitLabEmulator
 from tests.harness.kube import writes
-from tests.integration.roles_support import READY_AFTER, SCENARIO, create_runtime, prepare_namespace
+from tests.integration.roles_support import READY_AFTER, SCENARIO, create_runtime, document, prepare_namespace
 
 BATCH = REPO_ROOT / "playbooks" / "batch_deploy.yml"
 pytestmark = pytest.mark.slow
@@ -85,6 +85,7 @@ def test_twelve_services_in_three_namespaces(kube, gitlab, fleet, tmp_path):
     # Shared look-ups: two model refs → two GitLab resolutions (search, tag, README each); one runtime look-up.
     assert gitlab.request_count("/api/v4/projects?") == 2
     assert gitlab.request_count("/repository/tags/") == 2
+    assert gitlab.request_count("/api/v4/") == 6, "and one README each: nothing else"
     events = [e for e in kube.audit_events_since(mark) if e["user"]["username"] == "aml-admin"
               and "aml-kserve-simulator" not in e.get("userAgent", "")]
     by_resource = {}
@@ -128,24 +129,53 @@ def test_wave_stop_with_max_fail_percentage_zero(kube, fleet, tmp_path):
     assert patched == {"wave-0-0"}
 
 
-def test_list_driven_batch(kube, fleet, tmp_path):
-    ns = fleet["namespaces"][2]
-    batch = {"isvc_batch": [{"isvc_name": f"listed-{i}", "isvc_namespace": ns, "isvc_model_repo": "alpha",
-                             "isvc_model_repo_tag": "v1", "isvc_runtime_class": fleet["runtime_class"],
-                             "isvc_model_search_namespace": fleet["model_ns"], "isvc_annotations": {READY_AFTER: "0.2"}}
-                            for i in range(3)]}
+def listed(fleet, namespace: str, names: list[str], **values: Any) -> list[dict[str, Any]]:
+    return [dict({"isvc_name": name, "isvc_namespace": namespace, "isvc_model_repo": "alpha", "isvc_model_repo_tag": "v1",
+                  "isvc_runtime_class": fleet["runtime_class"], "isvc_model_search_namespace": fleet["model_ns"],
+                  "isvc_annotations": {READY_AFTER: "0.2"}}, **values) for name in names]
+
+
+def run_listed(kube, tmp_path, services: list[dict[str, Any]], env: dict[str, str] | None = None, **extra_vars: Any):
     vars_file = tmp_path / "services.yml"
-    vars_file.write_text(yaml.safe_dump(batch))
+    vars_file.write_text(yaml.safe_dump({"isvc_batch": services}))
     report_dir = tmp_path / "report"
-    run = run_playbook(BATCH, {"isvc_batch_report_dir": str(report_dir)}, {"K8S_AUTH_KUBECONFIG": str(kube.kubeconfig)},
-                       extra_args=["-e", "@" + str(vars_file)])
+    run = run_playbook(BATCH, dict({"isvc_batch_report_dir": str(report_dir)}, **extra_vars),
+                       dict({"K8S_AUTH_KUBECONFIG": str(kube.kubeconfig)}, **(env or {})), extra_args=["-e", "@" + str(vars_file)])
+    report = json.loads((report_dir / "report.json").read_text()) if (report_dir / "report.json").exists() else None
+    return run, report
+
+
+def test_list_driven_batch_publishes_its_report_for_awx(kube, fleet, tmp_path):
+    services = listed(fleet, fleet["namespaces"][2], ["listed-0", "listed-1", "listed-2"])
+    run, report = run_listed(kube, tmp_path, services, {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+                                                        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_SHOW_CUSTOM_STATS": "1"})
     assert run.rc == 0, run.output[-5000:]
-    report = json.loads((report_dir / "report.json").read_text())
     assert sorted(s["service"] for s in report["services"]) == ["listed-0", "listed-1", "listed-2"]
     assert {s["result"] for s in report["services"]} == {"ok"}
+    # set_stats for a workflow's next node, under a name that is not the batch's own input list
+    published = document(run)["global_custom_stats"]
+    assert "isvc_batch" not in published
+    assert published["isvc_batch_results"] == report["services"]
 
 
-def test_render_only_writes_manifests_and_no_cluster_writes(kube, fleet, tmp_path):
+def test_waves_one_then_a_quarter_then_the_rest(kube, fleet, tmp_path):
+    mark = kube.audit_mark()
+    run, report, _junit = run_batch(kube, inventory(tmp_path, fleet, services_per_ns=3, prefix="waves"), tmp_path,
+                                    isvc_batch_serial=[1, "25%", "100%"])
+    assert run.rc == 0, run.output[-5000:]
+    assert {s["result"] for s in report["services"]} == {"ok"}
+    patched = [e["objectRef"]["name"] for e in writes(kube.audit_events_since(mark), "aml-admin")
+               if e.get("objectRef", {}).get("resource") == "inferenceservices" and "subresource" not in e["objectRef"]
+               and "aml-kserve-simulator" not in e.get("userAgent", "")]
+    hosts = [f"waves-{i}-{j}" for i in range(3) for j in range(3)]  # inventory order
+    # 9 hosts: a wave of 1, then 25% of 9 (2), then the other 6, each applied only after the one before was Ready
+    assert len(patched) == 9
+    assert patched[0] == hosts[0]
+    assert set(patched[1:3]) == set(hosts[1:3])
+    assert set(patched[3:]) == set(hosts[3:])
+
+
+def test_render_only_writes_manifests_and_no_cluster_writes(kube, gitlab, fleet, tmp_path):
     mark = kube.audit_mark()
     manifests = tmp_path / "manifests"
     run, report, _junit = run_batch(kube, inventory(tmp_path, fleet, services_per_ns=1, prefix="render"), tmp_path,
@@ -158,7 +188,30 @@ def test_render_only_writes_manifests_and_no_cluster_writes(kube, fleet, tmp_pat
         resource = yaml.safe_load(path.read_text())
         assert resource["kind"] == "InferenceService" and "status" not in resource
         assert list(resource) == ["apiVersion", "kind", "metadata", "spec"]
-        assert set(resource["metadata"]) == {"name", "namespace", "labels", "annotations"}
+        assert list(resource["metadata"]) == ["name", "namespace", "labels", "annotations"]
+    assert {s["result"] for s in report["services"]} == {"ok"}
+    first = {path: path.read_bytes() for path in files}
+    again, _report, _junit = run_batch(kube, inventory(tmp_path, fleet, services_per_ns=1, prefix="render"), tmp_path,
+                                       isvc_render_only=True, isvc_render_dir=str(manifests))
+    assert again.rc == 0, again.output[-5000:]
+    assert {path: path.read_bytes() for path in files} == first, "the same inputs give the same bytes"
+
+
+def test_render_only_neither_guards_nor_labels_a_baseline_namespace(kube, gitlab, fleet, tmp_path):
+    """A manifest for GitOps is written even where the apply would be refused, and the namespace is not relabelled."""
+    namespace = fleet["namespaces"][0] + "-psa"
+    core = kubernetes.client.CoreV1Api(kube.api_client())
+    core.create_namespace({"metadata": {"name": namespace, "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}})
+    prepare_namespace(kube, gitlab, namespace, model_ns=fleet["model_ns"], repo="alpha")
+    mark = kube.audit_mark()
+    manifests = tmp_path / "manifests"
+    run, report = run_listed(kube, tmp_path, listed(fleet, namespace, ["gitops-0", "gitops-1"]),
+                             isvc_render_only=True, isvc_render_dir=str(manifests), isvc_manage_pod_security=True)
+    assert run.rc == 0, run.output[-5000:]
+    assert writes(kube.audit_events_since(mark), "aml-admin") == []
+    assert core.read_namespace(namespace).metadata.labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert sorted(p.name for p in (manifests / namespace).iterdir()) == ["gitops-0.yaml", "gitops-1.yaml"]
+    assert yaml.safe_load((manifests / namespace / "gitops-0.yaml").read_text())["spec"]["predictor"]["hostIPC"] is True
     assert {s["result"] for s in report["services"]} == {"ok"}
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+import time
 from typing import Any
 
 import pytest
 
 from tests.harness.ansible import run_module
-from tests.harness.gitlab_emulator import GitLabEmulator
+from tests.harness.gitlab_emulator import RESET, GitLabEmulator
 
 README = GitLabEmulator.model_readme("text-generation", "transformers", {"license": "apache-2.0", "tags": ["chat"]})
 
@@ -34,6 +35,16 @@ def models(gitlab: GitLabEmulator) -> dict[str, Any]:
     gitlab.create_project(f"{ns}/no-readme", files={"model.safetensors": b"\x00\x01"})
     gitlab.create_project(f"{ns}/no-library", files={"README.md": "---\npipeline_tag: text-generation\n---\n# no library\n"})
     gitlab.create_project(f"{ns}-archive/qwen2-7b", files={"README.md": README})
+    gitlab.create_project(f"{ns}/body-library", files={
+        "README.md": "---\npipeline_tag: text-generation\nlicense: mit\n---\n# Card\n\nlibrary_name: x\n"})
+    gitlab.create_project(f"{ns}/empty-readme", files={"README.md": "", "config.json": "{}"})
+    gitlab.create_project(f"{ns}/no-pipeline-tag", files={"README.md": "---\nlibrary_name: transformers\n---\n# no tag\n"})
+    gitlab.create_project(f"{ns}/on-develop", default_branch="develop",
+                          files={"README.md": GitLabEmulator.model_readme("text-generation", "vllm")},
+                          branches={"main": {"README.md": GitLabEmulator.model_readme("text-generation", "onnx")}})
+    gitlab.create_project(f"{ns}/card-in-docs", files={
+        "README.md": "# Just a readme, no metadata\n",
+        "docs/CARD.md": GitLabEmulator.model_readme("automatic-speech-recognition", "whisper", {"license": "mit"})})
     return {"ns": ns}
 
 
@@ -204,3 +215,179 @@ def test_timeout_is_reported(gitlab, models):
         gitlab.latency = 0.0
     assert run.rc != 0
     assert "did not answer within 0.5 s" in run.result["msg"]
+
+
+# -- connection from the environment ---------------------------------------------------------------------------
+
+
+def test_url_and_token_from_environment(gitlab, models):
+    token = sorted(gitlab.tokens)[0]
+    params = {"repo": "qwen2-7b", "search_namespace": models["ns"], "retries": 0}
+    run = run_module("gitlab_model_ref", params, env={"GITLAB_URL": gitlab.url, "GITLAB_TOKEN": token}, verbosity=4)
+    assert run.rc == 0, run.output
+    assert run.result["project_path"] == f"{models['ns']}/qwen2-7b"
+    assert run.result["commit_id"] == git_sha(gitlab, f"{models['ns']}/qwen2-7b", "main")
+    assert token not in run.output
+
+    # GITLAB_URL really is what the module talks to
+    run = run_module("gitlab_model_ref", params, env={"GITLAB_URL": "http://127.0.0.1:9", "GITLAB_TOKEN": token}, verbosity=4)
+    assert run.rc != 0
+    assert "Cannot connect to GitLab at http://127.0.0.1:9" in run.result["msg"], run.result["msg"]
+    assert token not in run.output
+
+
+# -- bounded retries ----------------------------------------------------------------------------------------------
+
+SEARCH = "/api/v4/projects?"
+
+
+@pytest.fixture
+def timed_gitlab(gitlab, monkeypatch):
+    """The session emulator, with faults and counters cleared and each request's arrival time in ``timeline``."""
+    gitlab.clear_faults()
+    gitlab.reset_counters()
+    gitlab.timeline = []
+    record = gitlab.record_request
+
+    def timed(method: str, path: str, status: int) -> None:
+        gitlab.timeline.append((time.monotonic(), path, status))
+        record(method, path, status)
+
+    monkeypatch.setattr(gitlab, "record_request", timed)
+    yield gitlab
+    gitlab.clear_faults()
+
+
+def test_retry_after_of_an_hour_is_capped(timed_gitlab, models):
+    gitlab = timed_gitlab
+    gitlab.fail_next(1, 429, retry_after=3600, path_contains=SEARCH)
+    started = time.monotonic()
+    run = run_module("gitlab_model_ref", args(gitlab, repo="qwen2-7b", search_namespace=models["ns"], timeout=2, retries=2))
+    elapsed = time.monotonic() - started
+    assert run.rc == 0, run.output
+    assert run.result["commit_id"] == git_sha(gitlab, f"{models['ns']}/qwen2-7b", "main")
+    searches = [(when, status) for when, path, status in gitlab.timeline if SEARCH in path]
+    assert [status for _when, status in searches] == [429, 200]
+    assert gitlab.request_count("/api/v4/") == 4  # search twice, branch, README
+    gap = searches[1][0] - searches[0][0]
+    assert 2.0 <= gap < 2.0 + 3, f"retried {gap:.2f}s after Retry-After: 3600 with timeout=2"
+    assert elapsed < 2.0 + 20  # the capped wait plus ansible's own start-up
+
+
+def test_retry_after_that_never_ends_fails_after_the_retries(timed_gitlab, models):
+    gitlab = timed_gitlab
+    gitlab.fail_next(50, 429, retry_after=3600, path_contains=SEARCH)
+    started = time.monotonic()
+    run = run_module("gitlab_model_ref", args(gitlab, repo="qwen2-7b", search_namespace=models["ns"], timeout=1, retries=2))
+    elapsed = time.monotonic() - started
+    assert run.rc != 0 and run.result["failed"]
+    msg = run.result["msg"]
+    assert "GitLab answered 429 (429 Too Many Requests)" in msg, msg
+    assert "after 2 retries (each wait capped at 1 s, whatever Retry-After asked)" in msg, msg
+    assert run.result["status"] == 429
+    assert gitlab.request_count(SEARCH) == 3 and gitlab.request_count("/api/v4/") == 3
+    searches = [when for when, path, _status in gitlab.timeline if SEARCH in path]
+    assert all(1.0 <= b - a < 4.0 for a, b in zip(searches, searches[1:])), searches
+    assert elapsed < 2 * 1.0 + 20
+
+
+def test_connection_reset_is_retried(timed_gitlab, models):
+    gitlab = timed_gitlab
+    gitlab.reset_next(1, path_contains=SEARCH)
+    run = run_module("gitlab_model_ref", args(gitlab, repo="qwen2-7b", search_namespace=models["ns"]))
+    assert run.rc == 0, run.output
+    assert run.result["project_path"] == f"{models['ns']}/qwen2-7b"
+    assert [status for _when, path, status in gitlab.timeline if SEARCH in path] == [RESET, 200]
+    assert gitlab.request_count(SEARCH) == 2
+    assert gitlab.request_count("/api/v4/") == 4  # the reset search, the search, branch, README
+
+
+def test_connection_reset_forever_fails_after_the_retries(timed_gitlab, models):
+    gitlab = timed_gitlab
+    gitlab.reset_next(50, path_contains="/repository/branches/")
+    run = run_module("gitlab_model_ref", args(gitlab, repo="qwen2-7b", search_namespace=models["ns"], retries=1))
+    assert run.rc != 0
+    msg = run.result["msg"]
+    assert f"Cannot connect to GitLab at {gitlab.url}" in msg and "after 1 retries" in msg, msg
+    assert "reading branch 'main' of " + models["ns"] + "/qwen2-7b" in msg, msg
+    assert "Connection reset by peer" in msg or "Connection aborted" in msg, msg
+    assert gitlab.request_count("/repository/branches/") == 2
+    assert gitlab.request_count("/api/v4/") == 3  # search, branch twice; never the README
+
+
+# -- README contents ----------------------------------------------------------------------------------------------
+
+
+def where(gitlab, ns: str, name: str, ref: str = "main", readme: str = "README.md") -> str:
+    """How errors name a README: '<readme> of <project path> at <ref> (<sha12>)'."""
+    return f"{readme} of {ns}/{name} at {ref} ({git_sha(gitlab, f'{ns}/{name}', ref)[:12]})"
+
+
+def test_key_missing_from_front_matter_is_read_from_the_body(gitlab, models):
+    run = run_module("gitlab_model_ref", args(gitlab, repo="body-library", search_namespace=models["ns"]))
+    assert run.rc == 0, run.output
+    assert (run.result["pipeline_tag"], run.result["library_name"]) == ("text-generation", "x")
+    assert run.result["metadata"] == {"pipeline_tag": "text-generation", "license": "mit"}
+
+
+def test_empty_readme_is_an_error_naming_project_and_ref(gitlab, models):
+    ns = models["ns"]
+    run = run_module("gitlab_model_ref", args(gitlab, repo="empty-readme", search_namespace=ns))
+    assert run.rc != 0 and run.result["failed"]
+    msg = run.result["msg"]
+    assert msg.startswith(where(gitlab, ns, "empty-readme") + " is empty;"), msg
+    assert "pipeline_tag and library_name" in msg
+
+
+def test_missing_pipeline_tag_is_an_error_naming_project_and_ref(gitlab, models):
+    ns = models["ns"]
+    run = run_module("gitlab_model_ref", args(gitlab, repo="no-pipeline-tag", search_namespace=ns))
+    assert run.rc != 0 and run.result["failed"]
+    msg = run.result["msg"]
+    assert msg.startswith(where(gitlab, ns, "no-pipeline-tag") + " lacks pipeline_tag;"), msg
+    assert "library_name" not in msg.split(";")[0]
+    assert run.result["missing"] == ["pipeline_tag"]
+
+
+def test_missing_readme_names_project_ref_and_commit(gitlab, models):
+    ns = models["ns"]
+    run = run_module("gitlab_model_ref", args(gitlab, repo="no-readme", search_namespace=ns))
+    assert run.rc != 0 and run.result["failed"]
+    msg = run.result["msg"]
+    assert msg.startswith(where(gitlab, ns, "no-readme") + " does not exist;"), msg
+    assert "readme_path" in msg
+
+
+def test_default_branch_other_than_main(gitlab, models):
+    ns = models["ns"]
+    run = run_module("gitlab_model_ref", args(gitlab, repo="on-develop", search_namespace=ns))
+    assert run.rc == 0, run.output
+    develop, main = git_sha(gitlab, f"{ns}/on-develop", "develop"), git_sha(gitlab, f"{ns}/on-develop", "main")
+    assert develop != main
+    assert (run.result["branch"], run.result["default_branch"], run.result["tag"]) == ("develop", "develop", "")
+    assert run.result["commit_id"] == develop and run.result["revision"] == develop
+    assert run.result["library_name"] == "vllm"  # develop's README, not main's (onnx)
+
+
+def test_readme_path_in_a_subdirectory(gitlab, models):
+    ns = models["ns"]
+    run = run_module("gitlab_model_ref", args(gitlab, repo="card-in-docs", search_namespace=ns, readme_path="docs/CARD.md"))
+    assert run.rc == 0, run.output
+    assert (run.result["pipeline_tag"], run.result["library_name"]) == ("automatic-speech-recognition", "whisper")
+    assert run.result["metadata"]["license"] == "mit"
+
+    # the default README.md of that project has no metadata: the error names it
+    run = run_module("gitlab_model_ref", args(gitlab, repo="card-in-docs", search_namespace=ns))
+    assert run.rc != 0
+    assert run.result["msg"].startswith(where(gitlab, ns, "card-in-docs") + " lacks pipeline_tag and library_name"), run.result["msg"]
+
+    run = run_module("gitlab_model_ref", args(gitlab, repo="qwen2-7b", search_namespace=ns, readme_path="docs/CARD.md"))
+    assert run.rc != 0
+    assert run.result["msg"].startswith(where(gitlab, ns, "qwen2-7b", readme="docs/CARD.md") + " does not exist"), run.result["msg"]
+
+
+def test_validate_certs_false_needs_no_ca_path(tls_gitlab):
+    run = run_module("gitlab_model_ref", args(tls_gitlab, repo="secure", validate_certs=False, retries=0))
+    assert run.rc == 0, run.output
+    assert (run.result["project_path"], run.result["branch"]) == ("amlmodels/secure", "main")
+    assert run.result["commit_id"] == git_sha(tls_gitlab, "amlmodels/secure", "main")

@@ -20,7 +20,7 @@ import pytest
 import requests
 import yaml
 
-from tests.harness.gitlab_emulator import GitLabEmulator
+from tests.harness.gitlab_emulator import RESET, GitLabEmulator
 
 TOKEN = "glpat-test-harness-0001"
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -525,6 +525,45 @@ def test_fail_next_429_honours_retry_after(gl: gitlab.Gitlab, emu: GitLabEmulato
     assert gl.projects.get(11).path == "qwen2-7b"
     assert time.monotonic() - started >= 1.0
     assert [s for _method, _path, s in emu.requests] == [429, 200]
+
+
+def test_reset_next_closes_without_answering(gl: gitlab.Gitlab, emu: GitLabEmulator, api: requests.Session) -> None:
+    emu.reset_counters()
+    emu.reset_next(2, path_contains="/version")
+    for _ in range(2):
+        with pytest.raises(requests.exceptions.ConnectionError) as err:
+            api.get(f"{emu.url}/api/v4/version")
+        assert "Connection aborted" in str(err.value) or "reset" in str(err.value).lower()
+    assert api.get(f"{emu.url}/api/v4/projects/11").status_code == 200  # other paths are not reset
+    assert api.get(f"{emu.url}/api/v4/version").status_code == 200  # both resets used up
+    assert emu.requests == [
+        ("GET", "/api/v4/version", RESET),
+        ("GET", "/api/v4/version", RESET),
+        ("GET", "/api/v4/projects/11", 200),
+        ("GET", "/api/v4/version", 200),
+    ]
+    assert emu.request_count("/version") == 3 and RESET == 0
+
+    # a raw socket sees the connection end with no status line at all
+    emu.reset_next(1)
+    conn = http.client.HTTPConnection("127.0.0.1", emu.port, timeout=5)
+    try:
+        conn.request("GET", "/api/v4/version", headers={"PRIVATE-TOKEN": TOKEN})
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
+            conn.getresponse()
+    finally:
+        conn.close()
+
+    # python-gitlab retries a reset as a transient error; the reset request is counted
+    emu.reset_counters()
+    emu.reset_next(1, path_contains="/projects/12")
+    assert gl.projects.get(12).id == 12
+    assert [s for _method, _path, s in emu.requests] == [RESET, 200]
+
+    # clear_faults drops pending resets too
+    emu.reset_next(1)
+    emu.clear_faults()
+    assert api.get(f"{emu.url}/api/v4/version").status_code == 200
 
 
 def test_latency(emu: GitLabEmulator, api: requests.Session) -> None:

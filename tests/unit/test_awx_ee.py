@@ -4,7 +4,7 @@
   survey spec when it is saved and when its defaults are used at launch;
 - examples/awx/credential_type_gitlab.json against the rules AWX applies to a custom credential type, its injector
   templates rendered the way AWX renders them;
-- the collection tarball (what goes into the image) and `ansible-builder create` of examples/ee, whose build
+- `ansible-builder create` of examples/ee, with the collection tarball (checked in test_build.py), whose build
   context is inspected; the galaxy install and the dependency introspection of the image build are replayed
   locally. `ansible-builder build` itself needs podman or docker and is not run.
 """
@@ -396,8 +396,7 @@ def test_ee_definition_points_at_the_collection() -> None:
     by_name = {entry["name"]: entry for entry in requirements}
     ours = by_name["{0}/{1}".format(tarballs[0]["dest"], _tarball_name())]
     assert ours["type"] == "file"
-    assert by_name["kubernetes.core"]["version"] == ">=5.0.0,<7.0.0"
-    assert _galaxy()["dependencies"]["kubernetes.core"] == ">=5.0.0,<7.0.0"
+    assert by_name["kubernetes.core"]["version"] == _galaxy()["dependencies"]["kubernetes.core"] == ">=6.0.0,<7.0.0"
 
 
 def _tool(name: str) -> str:
@@ -444,20 +443,6 @@ def context(tmp_path_factory: pytest.TempPathFactory, tarball: pathlib.Path, too
                    "--output-filename", "Containerfile", "-v", "3"], work, tool_env)
     assert result.returncode == 0, result.stdout + result.stderr
     return work / "context"
-
-
-def test_tarball_is_small_and_clean(tarball: pathlib.Path) -> None:
-    assert tarball.stat().st_size < 1024 * 1024
-    with tarfile.open(tarball) as archive:
-        names = archive.getnames()
-    unwanted = [name for name in names
-                if name.split("/")[0] in (".venv", ".build", ".cache", ".ci", ".git")
-                or name.startswith("tests/output") or "__pycache__" in name.split("/") or name.endswith(".tar.gz")]
-    assert not unwanted, unwanted[:20]
-    for wanted in ("MANIFEST.json", "FILES.json", "meta/execution-environment.yml", "meta/runtime.yml", "requirements.txt",
-                   "bindep.txt", "roles/isvc/meta/argument_specs.yml", "playbooks/deploy.yml",
-                   "examples/awx/survey_deploy.json", "examples/awx/credential_type_gitlab.json"):
-        assert wanted in names, wanted
 
 
 def test_builder_context(context: pathlib.Path) -> None:
