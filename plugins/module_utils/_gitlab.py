@@ -17,6 +17,7 @@ connection resets and timeouts at most ``retries`` times and never waits longer 
 from __future__ import annotations
 
 import email.utils
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ def retry_wait(headers: Any, attempt: int, cap: float, now: Optional[float] = No
             wait = float(headers["RateLimit-Reset"]) - now
         except ValueError:
             wait = None
-    if wait is None or wait != wait:  # absent, unreadable or NaN
+    if wait is None or math.isnan(wait):  # absent or unreadable
         wait = 0.1 * 2 ** attempt
     return min(max(wait, 0.0), cap)
 

@@ -530,7 +530,7 @@ def test_fail_next_429_honours_retry_after(gl: gitlab.Gitlab, emu: GitLabEmulato
 def test_reset_next_closes_without_answering(gl: gitlab.Gitlab, emu: GitLabEmulator, api: requests.Session) -> None:
     emu.reset_counters()
     emu.reset_next(2, path_contains="/version")
-    for _ in range(2):
+    for _attempt in range(2):
         with pytest.raises(requests.exceptions.ConnectionError) as err:
             api.get(f"{emu.url}/api/v4/version")
         assert "Connection aborted" in str(err.value) or "reset" in str(err.value).lower()

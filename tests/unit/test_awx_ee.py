@@ -18,7 +18,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 from typing import Any, Iterator
 
 import pytest

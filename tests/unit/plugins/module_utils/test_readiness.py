@@ -299,8 +299,8 @@ def test_deployment_state(obj: Dict[str, Any], phase: str, reason: str, message:
 
 
 def test_deployment_progress_deadline_exceeded_fails() -> None:
-    obj = deployment(progressing="ProgressDeadlineExceeded", counts={"replicas": 1, "updatedReplicas": 1,
-                                                                      "unavailableReplicas": 1})
+    obj = deployment(progressing="ProgressDeadlineExceeded",
+                     counts={"replicas": 1, "updatedReplicas": 1, "unavailableReplicas": 1})
     state = r.deployment_state(obj)
     assert state.failed
     assert state.reason == "ProgressDeadlineExceeded"
@@ -474,8 +474,8 @@ def test_summarize_ready_raw() -> None:
 def test_summarize_progressing_without_annotation_or_address() -> None:
     """The deployment mode falls back to status.deploymentMode; the endpoint to the predictor Service's DNS name."""
     obj = isvc(mode="Knative", annotate=False, conditions=serverless_conditions(False), model_status=MODEL_PENDING)
-    dep = deployment(REV1, progressing="ReplicaSetUpdated", counts={"replicas": 1, "updatedReplicas": 1,
-                                                                   "unavailableReplicas": 1})
+    dep = deployment(REV1, progressing="ReplicaSetUpdated",
+                     counts={"replicas": 1, "updatedReplicas": 1, "unavailableReplicas": 1})
     summary = r.summarize(obj, [dep])
     assert summary["ready"] is False
     assert summary["state"] == r.PROGRESSING

@@ -253,7 +253,7 @@ def test_broken_isvc_watch_lists_again_and_still_succeeds(breakage: Any, shown: 
 def test_one_service_watches_by_name_and_label() -> None:
     client = FakeKube(lists={"InferenceService": [[isvc("qwen")]], "Deployment": [[deployment("qwen")]],
                              "Pod": [[pod("qwen")]]})
-    wait, _ = waiter(client, ["qwen"])
+    wait, _events = waiter(client, ["qwen"])
     assert wait.wait()["ready"] is True
     assert sorted(set(client.list_calls)) == [
         ("Deployment", NS, LABEL + "=qwen", None),
@@ -272,7 +272,7 @@ def test_relist_retries_a_lost_connection_until_it_lists() -> None:
                "Deployment": [[deployment("qwen")]], "Pod": [[pod("qwen")]]},
         watches={"InferenceService": [[ConnectionResetError(104, "Connection reset by peer")]]},
     )
-    wait, _ = waiter(client, ["qwen"])
+    wait, _events = waiter(client, ["qwen"])
     result = wait.wait()
     assert result["ready"] is True
     assert result["watch_restarts"] == 1
@@ -285,7 +285,7 @@ def test_relist_retries_a_lost_connection_until_it_lists() -> None:
 def test_forbidden_pod_list_is_a_note_not_an_error() -> None:
     client = FakeKube(lists={"InferenceService": [[isvc("qwen")]], "Deployment": [[deployment("qwen")]],
                              "Pod": [forbidden("Pod")]})
-    wait, _ = waiter(client, ["qwen"])
+    wait, _events = waiter(client, ["qwen"])
     result = wait.wait()
     assert result["ready"] is True
     assert result["watch_restarts"] == 0
@@ -314,12 +314,12 @@ def test_pod_relist_forbidden_after_lost_connection_still_succeeds() -> None:
 def test_required_watch_relist_forbidden_is_an_error() -> None:
     """Unlike Pods, Deployments must be readable: a relist refused with 403 ends the wait with that error."""
     client = FakeKube(
-        lists={"InferenceService": [[isvc("qwen", "progressing")]], "Deployment": [[deployment("qwen")],
-                                                                                  forbidden("Deployment")],
+        lists={"InferenceService": [[isvc("qwen", "progressing")]],
+               "Deployment": [[deployment("qwen")], forbidden("Deployment")],
                "Pod": [[pod("qwen")]]},
         watches={"Deployment": [[ConnectionResetError(104, "Connection reset by peer")]]},
     )
-    wait, _ = waiter(client, ["qwen"])
+    wait, _events = waiter(client, ["qwen"])
     with pytest.raises(KubernetesError) as caught:
         wait.wait()
     assert caught.value.details["status"] == 403
@@ -351,7 +351,7 @@ def test_failures_in_one_pass_list_events_once_each_with_its_own() -> None:
         "Pod": [[pod("alpha", crashing=True), pod("beta", crashing=True), pod("gamma")]],
         "Event": [EVENTS],
     })
-    wait, _ = waiter(client, names)
+    wait, _events = waiter(client, names)
     outcomes = wait.wait_all()
     assert client.list_count["Event"] == 1
     assert [c for c in client.list_calls if c[0] == "Event"] == [("Event", NS, None, "type=Warning")]
@@ -380,7 +380,7 @@ def test_failures_in_later_passes_list_events_again() -> None:
     })
     client.watches["InferenceService"] = [[then(lambda: client.wait_list_count("Event", 1),
                                                 event("MODIFIED", isvc("gamma", "failed", rv="500")))]]
-    wait, _ = waiter(client, names)
+    wait, _events = waiter(client, names)
     outcomes = wait.wait_all()
     assert client.list_count["Event"] == 2
     assert all(isinstance(outcomes[n], WaitFailed) for n in names)
@@ -429,7 +429,7 @@ def test_timeout_of_several_services_lists_events_once() -> None:
 
 def test_service_missing_fails_at_once() -> None:
     client = FakeKube(lists={"InferenceService": [[]], "Deployment": [[]], "Pod": [[]], "Event": [[]]})
-    wait, _ = waiter(client, ["qwen"])
+    wait, _events = waiter(client, ["qwen"])
     with pytest.raises(WaitFailed) as caught:
         wait.wait()
     assert caught.value.reason == "NotFound"
