@@ -358,3 +358,39 @@ def test_least_privilege_service_account(stage: Stage, tmp_path):
     message = failure_message(run)
     assert 'cannot patch resource \\"inferenceservices\\"' in message or 'cannot patch resource "inferenceservices"' in message
     assert f"system:serviceaccount:{stage.namespace}:deployer" in message
+
+
+@pytest.mark.parametrize("granted", [False, True])
+def test_least_privilege_pod_security_label(stage: Stage, tmp_path, granted: bool):
+    """The account reads its namespace's Pod Security level with the rbac role's grants; labelling it privileged
+    (isvc_manage_pod_security) needs rbac_allow_pod_security_label, and without it the 403 says so."""
+    from tests.harness.ansible import REPO_ROOT, run_playbook
+
+    core = kubernetes.client.CoreV1Api(stage.kube.api_client())
+    core.patch_namespace(stage.namespace, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "baseline"}}})
+    rbac = run_playbook(REPO_ROOT / "playbooks" / "prepare_rbac.yml",
+                        {"rbac_namespace": stage.namespace, "rbac_service_account": "deployer",
+                         "rbac_create_runtime_view_cluster_role": True, "rbac_allow_pod_security_label": granted},
+                        {"K8S_AUTH_KUBECONFIG": str(stage.kube.kubeconfig)})
+    assert rbac.rc == 0, rbac.output[-3000:]
+    token = stage.kube.service_account_token(stage.namespace, "deployer")
+    sa_env = {"K8S_AUTH_KUBECONFIG": str(stage.kube.write_kubeconfig(tmp_path / "deployer", token, "deployer"))}
+    vars_ = stage.vars()
+
+    refused = stage.deploy(extra_vars=vars_, env=sa_env)  # the level was read: hostIPC refused with the fix
+    assert refused.rc != 0
+    assert "enforces Pod Security level baseline" in failure_message(refused), failure_message(refused)
+
+    mark = stage.kube.audit_mark()
+    run = stage.deploy(extra_vars=dict(vars_, isvc_manage_pod_security=True), env=sa_env)
+    labels = core.read_namespace(stage.namespace).metadata.labels
+    if granted:
+        assert run.rc == 0, run.output[-4000:]
+        assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+        assert stats(run)[f"{stage.namespace}/{vars_['isvc_name']}"]["ready"] is True
+    else:
+        assert run.rc != 0
+        message = failure_message(run)
+        assert 'cannot patch resource \\"namespaces\\"' in message or 'cannot patch resource "namespaces"' in message, message
+        assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+        assert [e for e in writes(stage.kube.audit_events_since(mark)) if e["objectRef"].get("resource") == "inferenceservices"] == []
