@@ -213,6 +213,20 @@ def test_env_up_and_down(monkeypatch):
         assert ".venv/bin/ansible-playbook playbooks/deploy.yml" in out
         assert "Stop it with: make env-down" in out
 
+        # `make demo` on the running environment: a whole deployment, endpoints printed.
+        demo_cmd = [str(BIN / "python"), "-m", "tests.harness.env", "demo"]
+        assert _recipe("demo") == " ".join(demo_cmd)
+        demo = subprocess.run(demo_cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-2000:]
+        namespace = env_mod.DEMO_NAMESPACE
+        assert (f'"msg": "{namespace}/qwen-chat: ready, {env_mod.DEMO_PROJECT}@v1.0 on {env_mod.DEMO_RUNTIME} (RawDeployment), '
+                f'in cluster http://qwen-chat-predictor.{namespace}.svc.cluster.local, outside http') in demo.stdout
+        assert "Deployed. Look at it with:" in demo.stdout
+        kubectl = subprocess.run(["/usr/bin/kubectl", "--kubeconfig", kubeconfig, "get", "inferenceservice", "qwen-chat", "-n",
+                                  namespace, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"],
+                                 capture_output=True, text=True, timeout=60, check=False)
+        assert (kubectl.returncode, kubectl.stdout) == (0, "True"), kubectl.stderr
+
         down = subprocess.run(down_cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
         assert (down.returncode, down.stdout) == (0, "The embedded environment is stopped.\n"), down.stderr
         deadline = time.monotonic() + 30
