@@ -178,11 +178,11 @@ def _prepare_one(values: Dict[str, Any], role_validator: ArgumentSpecValidator, 
     params = _role_checks.render_params(values, RENDER_SPEC.argument_spec, model, runtime.get("runtime") or {})
     validated = RENDER_VALIDATOR.validate(params)
     if validated.error_messages:
-        return {"error": "; ".join(validated.error_messages) + " " + _role_checks.RENDER_HINT}
+        return {"error": _role_checks.render_problem("; ".join(validated.error_messages))}
     try:
         rendered = render_result(validated.validated_parameters)
     except AmlKserveError as error:
-        return {"error": error.msg + " " + _role_checks.RENDER_HINT}
+        return {"error": _role_checks.render_problem(error.msg)}
     if flag(values.get("isvc_render_only")):
         return {"rendered": rendered, "label_namespace": False}  # as the role: a manifest only, no guard, no writes
     if isinstance(existing, str):

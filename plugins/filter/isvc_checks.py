@@ -20,6 +20,11 @@ def isvc_guard_problems(values: Mapping[str, Any], existing: Optional[Mapping[st
     return _role_checks.guard_problems(values, existing, deployment_mode, psa_level)
 
 
+def isvc_render_problem(message: str) -> str:
+    return _role_checks.render_problem(message)
+
+
 class FilterModule:
     def filters(self) -> Dict[str, Any]:
-        return {"isvc_input_problems": isvc_input_problems, "isvc_guard_problems": isvc_guard_problems}
+        return {"isvc_input_problems": isvc_input_problems, "isvc_guard_problems": isvc_guard_problems,
+                "isvc_render_problem": isvc_render_problem}

@@ -13,10 +13,14 @@ from typing import Any, Dict, List, Mapping, Optional
 
 RAW_MODES = ("RawDeployment", "Standard")
 POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce"
-# Appended to a render error: the renderer names its options, the user set role variables (roles/isvc/tasks/render.yml
-# says the same in its rescue).
+# Appended to a render error: the renderer names its options, the user set role variables.
 RENDER_HINT = ("(Each option named above is the role variable isvc_<option>: cpu_request is isvc_cpu_request, name is "
                "isvc_name.)")
+
+
+def render_problem(message: str) -> str:
+    """The renderer's error, said in the role's terms."""
+    return "{0} {1}".format(message, RENDER_HINT)
 
 
 def _text(values: Mapping[str, Any], key: str) -> str:

@@ -231,3 +231,11 @@ def test_pod_security_level(namespace: Optional[Dict[str, Any]], level: str) -> 
 ])
 def test_flag(value: Any, expected: bool) -> None:
     assert rc.flag(value) is expected
+
+
+def test_render_problem_maps_the_renderer_options_to_role_variables() -> None:
+    message = "cpu_request: 'lots' is not a Kubernetes quantity"
+    expected = ("cpu_request: 'lots' is not a Kubernetes quantity (Each option named above is the role variable "
+                "isvc_<option>: cpu_request is isvc_cpu_request, name is isvc_name.)")
+    assert rc.render_problem(message) == expected
+    assert isvc_checks.FilterModule().filters()["isvc_render_problem"](message) == expected
