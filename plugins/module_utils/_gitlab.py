@@ -247,7 +247,7 @@ class ModelResolver:
 
     def find_project(self, ref: ModelRef) -> Dict[str, Any]:
         if ref.project_path:
-            project = self.client.call("reading project {0}".format(ref.project_path),
+            project = self.client.call("reading project {0} (project_path)".format(ref.project_path),
                                        self.client.gl.projects.get, ref.project_path)
             return project.attributes
         # As the pipeline, but over every page, and kept to the namespace itself or below it.

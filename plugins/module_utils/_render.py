@@ -18,6 +18,7 @@ pipeline was wrong, we differ on purpose:
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any, Dict, List, Mapping, Optional
 
 from ansible_collections.aml.kserve.plugins.module_utils._errors import ValidationError
@@ -47,6 +48,8 @@ LIMIT_RESOURCES = (
 REQUEST_RESOURCES = (("cpu_request", "cpu"), ("memory_request", "memory"))
 DEFAULT_EPHEMERAL_STORAGE = "10Gi"
 DESCRIPTION_MAX = 2048
+# A storage URI as KServe's storage initializer reads it: a scheme, then the location, no whitespace.
+STORAGE_URI = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
 RENDERED_LABELS = frozenset(("aml-model-group", "aml-model-repo", "aml-model-subgroup", "aml-pipeline-tag",
                              "aml.cpaas.io/runtime-type", "service.subdomain"))
 RENDERED_ANNOTATIONS = frozenset(("aml-model-repo", "aml-model-repo-branch", "aml-model-repo-id", "aml-model-repo-tag-commit",
@@ -111,6 +114,11 @@ def validate(params: Mapping[str, Any]) -> None:
     pvc = _text(params, "pvc_name")
     if pvc:
         problems.add("pvc_name", pvc, names.check_dns1123_subdomain(pvc), "give the name of an existing PersistentVolumeClaim")
+    storage_uri = _text(params, "storage_uri")
+    if storage_uri and not STORAGE_URI.match(storage_uri):
+        problems.add("storage_uri", storage_uri, "has no scheme or contains whitespace",
+                     "give a URI KServe's storage initializer reads, e.g. hf://<namespace>/<repo>:<revision>, "
+                     "s3://bucket/path, gs://bucket/path, pvc://<claim>/path or https://host/path")
     storage = _text(params, "ephemeral_storage_size")
     if storage:
         problems.add("ephemeral_storage_size", storage, names.check_quantity(storage))

@@ -146,7 +146,9 @@ options:
     type: bool
     default: true
   storage_uri:
-    description: Override the C(storageUri); by default C(hf://<namespace>/<repo>:<revision>) as in the pipeline.
+    description:
+      - Override the C(storageUri); by default C(hf://<namespace>/<repo>:<revision>) as in the pipeline.
+      - A URI with a scheme (C(hf://), C(s3://), C(gs://), C(pvc://), C(https://)...) and no whitespace.
     type: str
   labels:
     description: Extra labels, merged over the rendered ones. Keys and values must be valid label syntax.

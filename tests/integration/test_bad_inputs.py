@@ -1,14 +1,19 @@
 """Bad role variables through playbooks/deploy.yml: each a clear error naming the variable and the reason, zero writes
-(audit log), and the GitLab token nowhere in the output. Injection attempts in the description land verbatim.
+(audit log), and the GitLab token (and its base64 form, as the Secret holds it) nowhere in the complete -vvvv output of
+the default callback. Injection attempts in the description land verbatim; in labels they are refused, and a lookup
+in them never runs.
 
 Runs are batched where the role reports every problem at once: argument-spec validation (all errors of
 meta/argument_specs.yml), the preflight (every cross-field rule) and the render module (every option). A batch only
-holds cases of one layer and of distinct variables, and each case checks its own line of the message.
+holds cases of one layer and of distinct variables, and each case checks its own line of the message. Every option of
+the role's argument spec has at least one case (test_every_role_option_has_a_bad_input_case).
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -16,10 +21,12 @@ from typing import Any
 
 import kubernetes.client
 import pytest
+import yaml
 
+from tests.harness.ansible import REPO_ROOT
 from tests.harness.gitlab_emulator import GitLabEmulator
 from tests.harness.kube import writes
-from tests.integration.roles_support import Stage, create_runtime, failure_message, prepare_namespace
+from tests.integration.roles_support import Stage, create_runtime, prepare_namespace
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +35,37 @@ BROKEN_REPO = "badin-broken-card"
 BROKEN_README = "---\npipeline_tag: [text-generation\nlibrary_name: transformers\n---\n# A model card with a broken front matter\n"
 SIMULATOR_AGENT = "aml-kserve-simulator"
 MISSING = object()  # a variable left out of the run
+ARGUMENT_SPECS = REPO_ROOT / "roles" / "isvc" / "meta" / "argument_specs.yml"
+# Files that a lookup in a label would create if it ever ran (unique to this session).
+LOOKUP_PROOF = "/tmp/aml-kserve-badin-lookup-" + secrets.token_hex(4)
+# Passed in a vars file (-e @file), never in -e JSON: at -vvv the default callback prints ansible-playbook's options,
+# the -e JSON text included ("extra_vars: ('{...}',)"), which no role can hide; a vars file shows only its path.
+SECRET_VARS = frozenset({"isvc_gitlab_token"})
+
+
+class Unsafe(str):
+    """A value written into the vars file tagged !unsafe: data, never a template (what a user does with input)."""
+
+
+class _VarsDumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
+    """Writes Unsafe values (keys included) as !unsafe scalars."""
+
+
+_VarsDumper.add_representer(Unsafe, lambda dumper, value: dumper.represent_scalar("!unsafe", str(value), style='"'))
+
+
+def _holds_unsafe(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_unsafe(k) or _holds_unsafe(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_unsafe(v) for v in value)
+    return isinstance(value, Unsafe)
+
+
+def _lookup(name: str) -> Unsafe:
+    """A Jinja lookup that, run, would leave LOOKUP_PROOF-<name> behind."""
+    return Unsafe("{{ lookup('pipe','touch " + LOOKUP_PROOF + "-" + name + "') }}")
+
 
 # Layers, in the order the role checks them: a batch holds cases of one layer.
 ARGSPEC, PREFLIGHT, RENDER, RESOLVE, APPLY = "argspec", "preflight", "render", "resolve", "apply"
@@ -44,6 +82,7 @@ class Case:
     batch: str = ""               # "" = a run of its own
     names: tuple[str, ...] = ()   # names accepted for the variable; default: isvc_<x> or the bare option <x>
     marks: tuple[Any, ...] = field(default=())
+    never_created: tuple[str, ...] = ()  # files a template in the input would have created, had it run
 
     def accepted_names(self) -> tuple[str, ...]:
         return self.names or (self.variable, self.variable[len("isvc_"):])
@@ -88,6 +127,19 @@ CASES = [
     _c("isvc_resolved_model=str", "isvc_resolved_model", "qwen",
        r"'isvc_resolved_model' is of type str and we were unable to convert to dict", ARGSPEC, "argspec"),
     _c("isvc_name=missing", "isvc_name", MISSING, r"missing required arguments: .*\bisvc_name\b", ARGSPEC, "argspec"),
+    _c("isvc_gitlab_validate_certs=perhaps", "isvc_gitlab_validate_certs", "perhaps",
+       r"'isvc_gitlab_validate_certs' .*unable to convert to bool: The value 'perhaps' is not a valid boolean", ARGSPEC,
+       "argspec"),
+    _c("isvc_inherit_runtime_container=often", "isvc_inherit_runtime_container", "often",
+       r"'isvc_inherit_runtime_container' .*unable to convert to bool: The value 'often'", ARGSPEC, "argspec"),
+    _c("isvc_manage_pod_security=ask", "isvc_manage_pod_security", "ask",
+       r"'isvc_manage_pod_security' .*unable to convert to bool: The value 'ask'", ARGSPEC, "argspec"),
+    _c("isvc_render_only=2", "isvc_render_only", 2,
+       r"'isvc_render_only' .*unable to convert to bool: The value '2'", ARGSPEC, "argspec"),
+    _c("isvc_resolved_runtime=str", "isvc_resolved_runtime", "vllm",
+       r"'isvc_resolved_runtime' is of type str and we were unable to convert to dict", ARGSPEC, "argspec"),
+    _c("isvc_resolved_namespace=list", "isvc_resolved_namespace", ["t-bad-inputs"],
+       r"'isvc_resolved_namespace' is of type list and we were unable to convert to dict", ARGSPEC, "argspec"),
 
     # -- preflight (tasks/preflight.yml): cross-field rules, all at once -----------------------------------------
     _c("isvc_min_replicas=-1", "isvc_min_replicas", -1, r"isvc_min_replicas \(-1\) must be 0 or more", PREFLIGHT, "preflight-1"),
@@ -171,6 +223,29 @@ CASES = [
     _c("isvc_namespace=Team_A(gitlab-vars)", "isvc_namespace", "Team_A",
        r"namespace='Team_A' must consist of lower case letters", RENDER, "render-4", more=GITLAB_VARS),
 
+    # Injection attempts in labels, given as data (-e @file, !unsafe for the templates): label keys and values have a
+    # strict grammar, so each is refused naming isvc_labels; a lookup in them never runs.
+    _c("isvc_labels=value-lookup", "isvc_labels", {"team": _lookup("value")},
+       r"labels\['team'\]=\"\{\{ lookup\('pipe','touch \S+-value'\) \}\}\" (may hold only|must be at most 63)", RENDER,
+       "render-5", never_created=(LOOKUP_PROOF + "-value",)),
+    # KServe's storageUri takes a scheme it knows (hf://, s3://, gs://, pvc://, oci://, https://, ...): a bare path is
+    # not a URI the storage initializer can fetch.
+    _c("isvc_storage_uri=no-scheme", "isvc_storage_uri", "models/qwen",
+       r"storage_uri='models/qwen' (is not|must|has no)", RENDER, "render-5"),
+    _c("isvc_labels=key-lookup", "isvc_labels", {_lookup("key"): "v"},
+       r"labels key=\"\{\{ lookup\('pipe','touch \S+-key'\) \}\}\" (prefix|name part)", RENDER, "render-6",
+       never_created=(LOOKUP_PROOF + "-key",)),
+    _c("isvc_labels=value-NUL", "isvc_labels", {"team": "a\x00b"}, r"labels\['team'\]='a\\x00b' may hold only letters",
+       RENDER, "render-7"),
+    _c("isvc_labels=key-NUL", "isvc_labels", {"a\x00b": "v"}, r"labels key='a\\x00b' name part 'a\\x00b' must be",
+       RENDER, "render-8"),
+    _c("isvc_labels=value-4KB", "isvc_labels", {"team": "x" * 4096},
+       r"labels\['team'\]='x{4096}' must be at most 63 characters \(it has 4096\)", RENDER, "render-9"),
+    _c("isvc_labels=key-4KB", "isvc_labels", {"k" * 4096: "v"}, r"labels key='k{4096}' name part 'k{4096}' must be 1-63",
+       RENDER, "render-10"),
+    _c("isvc_labels=key-injection", "isvc_labels", {"a\nspec": "x"}, r"labels key='a\\nspec' name part", RENDER,
+       "render-11"),
+
     # -- single runs ----------------------------------------------------------------------------------------------
     _c("isvc_namespace=Team_A(pipeline-configmap)", "isvc_namespace", "Team_A",
        r"(isvc_namespace|namespace)\W.*Team_A.*must consist of lower case", RESOLVE),
@@ -183,6 +258,25 @@ CASES = [
        r"The front matter of README\.md of \S+/badin-broken-card at main \([0-9a-f]{12}\) is not valid YAML: "
        r".*expected ',' or '\]', but got ':'", RESOLVE, names=("README.md",)),
     _c("isvc_field_manager=empty", "isvc_field_manager", "", r"(isvc_)?field_manager\W.*(must not be empty|required)", PREFLIGHT),
+    # A token of two lines (a copy-paste accident): refused before any request to GitLab, the token never shown.
+    _c("isvc_gitlab_token=two-lines", "isvc_gitlab_token", "<token>\nsecond-line",
+       r"api_token contains whitespace or a line break", RESOLVE, names=("isvc_gitlab_token", "api_token"),
+       more={"isvc_gitlab_url": "<gitlab>"}),
+    _c("isvc_gitlab_ca_path=missing-file", "isvc_gitlab_ca_path", "/nonexistent/badin-ca.pem",
+       r"ca_path='/nonexistent/badin-ca\.pem' is not a file", RESOLVE, names=("isvc_gitlab_ca_path", "ca_path")),
+    _c("isvc_model_search_namespace=unknown", "isvc_model_search_namespace", "badin-no-such-group",
+       r"No project named 'badin-model' in GitLab namespace 'badin-no-such-group'.*search_namespace", RESOLVE,
+       names=("isvc_model_search_namespace", "search_namespace")),
+    _c("isvc_model_project_path=unknown", "isvc_model_project_path", "badin-no-such-group/team/badin-model",
+       r"404.*badin-no-such-group/team/badin-model", RESOLVE, names=("isvc_model_project_path", "project_path")),
+    _c("isvc_model_repo_tag=unknown", "isvc_model_repo_tag", "v9.9.9", r"404.*reading tag 'v9\.9\.9' of \S+/badin-model",
+       RESOLVE, names=("isvc_model_repo_tag", "tag 'v9.9.9'")),
+    _c("isvc_runtime_name=unknown", "isvc_runtime_name", "zz-badin-no-such-runtime",
+       r"ClusterServingRuntime 'zz-badin-no-such-runtime' not found; check name", RESOLVE,
+       names=("isvc_runtime_name", "check name")),
+    # Render-only with a directory that cannot exist (below a device): nothing in the cluster, nothing on disk.
+    _c("isvc_render_dir=under-a-device", "isvc_render_dir", "/dev/null/manifests",
+       r"(isvc_)?render_dir\W.*/dev/null/manifests", APPLY, more={"isvc_render_only": True}),
 ]
 
 
@@ -221,42 +315,66 @@ class Outcome:
 
 
 class Runner:
-    """Runs a case, or its whole batch once, and keeps the outcome."""
+    """Runs a case, or its whole batch once, and keeps the outcome. Every run is at -vvvv with the default callback,
+    as a user debugging a failure would run it; the token and the templates go in a vars file (SECRET_VARS)."""
 
-    def __init__(self, stage: Stage) -> None:
+    def __init__(self, stage: Stage, tmp_dir: Any) -> None:
         self.stage = stage
+        self.tmp_dir = tmp_dir
         self.outcomes: dict[str, Outcome] = {}
 
     def outcome(self, case: Case) -> Outcome:
         key = case.batch or case.id
         if key not in self.outcomes:
             members = [c for c in CASES if c.batch == case.batch] if case.batch else [case]
-            self.outcomes[key] = self._run(members)
+            self.outcomes[key] = self._run(key, members)
         return self.outcomes[key]
 
-    def _run(self, members: list[Case]) -> Outcome:
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, str) and not isinstance(value, Unsafe):
+            return value.replace("<gitlab>", self.stage.gitlab.url).replace("<token>", self.stage.token)
+        return value
+
+    def _run(self, key: str, members: list[Case]) -> Outcome:
         stage = self.stage
         values = base_vars(stage)
         for member in members:
             overlap = set(member.vars) & {k for m in members if m is not member for k in m.vars}
             assert not overlap - {"isvc_gitlab_url", "isvc_gitlab_token"}, f"batch shares {overlap}: {member.id}"
-            for key, value in member.vars.items():
-                value = {"<gitlab>": stage.gitlab.url, "<token>": stage.token}.get(value, value) if isinstance(value, str) else value
+            for name, value in member.vars.items():
                 if value is MISSING:
-                    values.pop(key, None)
+                    values.pop(name, None)
                 else:
-                    values[key] = value
+                    values[name] = self._value(value)
+        in_file = {k: v for k, v in values.items() if k in SECRET_VARS or _holds_unsafe(v)}
+        extra_args = []
+        if in_file:
+            vars_file = self.tmp_dir / (re.sub(r"[^\w.-]", "_", key) + ".yml")
+            vars_file.write_text(yaml.dump(in_file, Dumper=_VarsDumper, width=100000))
+            extra_args = ["-e", "@" + str(vars_file)]
         mark = stage.kube.audit_mark()
         stage.gitlab.reset_counters()
-        run = stage.deploy(extra_vars=values)
+        run = stage.deploy(extra_vars={k: v for k, v in values.items() if k not in in_file}, extra_args=extra_args,
+                           callback="default", verbosity=4)
         requests = [e for e in stage.kube.audit_events_since(mark)
                     if e.get("user", {}).get("username") == "aml-admin" and not e.get("userAgent", "").startswith(SIMULATOR_AGENT)]
-        return Outcome(run.rc, failure_message(run), run.output, requests, stage.gitlab.request_count())
+        return Outcome(run.rc, first_failure(run.output), run.output, requests, stage.gitlab.request_count())
+
+
+def first_failure(output: str) -> str:
+    """The ``msg`` of the failed task that ended the run, in the default callback's output
+    (``fatal: [host]: FAILED! => {...}``): the last one, since a rescued failure is printed too."""
+    marker = "FAILED! => "
+    start = output.rfind(marker)
+    if start < 0:
+        return ""
+    result, _end = json.JSONDecoder().raw_decode(output[start + len(marker):])
+    return str(result.get("msg", ""))
 
 
 @pytest.fixture(scope="module")
-def runner(stage: Stage) -> Runner:
-    return Runner(stage)
+def runner(stage: Stage, tmp_path_factory: pytest.TempPathFactory) -> Runner:
+    return Runner(stage, tmp_path_factory.mktemp("bad-inputs-vars"))
 
 
 # -- the cases ----------------------------------------------------------------------------------------------------
@@ -271,12 +389,26 @@ def test_bad_input_is_refused_naming_the_variable(runner: Runner, stage: Stage, 
         (e["verb"], e["objectRef"].get("resource"), e.get("responseStatus", {}).get("code")) for e in writes(outcome.requests)]
     if case.layer in BEFORE_ANY_REQUEST:
         assert outcome.requests == [] and outcome.gitlab_requests == 0
+    # the token, as given or as the Secret holds it, nowhere in the complete -vvvv output
     assert stage.token not in outcome.output
+    assert base64.b64encode(stage.token.encode()).decode() not in outcome.output
+    for path in case.never_created:  # a template given as data was never evaluated
+        assert not os.path.exists(path), f"{path} exists: a lookup in {case.variable} ran"
     message = outcome.message
     assert message, outcome.output[-4000:]
     # the variable (or the module's option) and the reason, on one line of the message
     assert any(name in message for name in case.accepted_names()), message
     assert re.search(case.pattern, message), f"{case.pattern!r} not in:\n{message}"
+
+
+def test_every_role_option_has_a_bad_input_case():
+    """Each option of the role's argument spec is at fault in at least one case: an option added without one fails
+    here. No case names a variable the role does not have."""
+    options = set(yaml.safe_load(ARGUMENT_SPECS.read_text(encoding="utf-8"))["argument_specs"]["main"]["options"])
+    at_fault = {c.variable for c in CASES}
+    assert sorted(options - at_fault) == [], "role options without a bad-input case"
+    assert sorted(at_fault - options) == [], "cases for variables the role does not have"
+    assert len({c.id for c in CASES}) == len(CASES) >= 40
 
 
 def test_batches_report_every_case_at_once(runner: Runner):

@@ -148,3 +148,68 @@ def test_names_wait_for_several_with_one_watch_per_kind(kube, kube_env, simulato
               and not e.get("userAgent", "").startswith("aml-kserve-simulator")
               and (e.get("objectRef") or {}).get("namespace") == namespace]
     assert sorted(listed) == ["deployments", "inferenceservices"], listed
+
+
+def _account_without_pods_or_events(kube, namespace: str, tmp_path) -> dict[str, str]:
+    """A ServiceAccount allowed get/list/watch on InferenceServices and Deployments only; the env of a kubeconfig for it."""
+    rbac = kubernetes.client.RbacAuthorizationV1Api(kube.api_client())
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": "isvc-watch"}, "rules": [
+        {"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]}]})
+    token = kube.service_account_token(namespace, "watcher")
+    rbac.create_namespaced_role_binding(namespace, {
+        "metadata": {"name": "isvc-watch"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "isvc-watch"},
+        "subjects": [{"kind": "ServiceAccount", "name": "watcher", "namespace": namespace}]})
+    return {"K8S_AUTH_KUBECONFIG": str(kube.write_kubeconfig(tmp_path / "watcher", token, "watcher"))}
+
+
+def _forbidden(kube, mark: int, namespace: str) -> list[tuple[str, str]]:
+    user = f"system:serviceaccount:{namespace}:watcher"
+    return sorted({(e["verb"], e["objectRef"]["resource"]) for e in kube.audit_events_since(mark)
+                   if e["user"]["username"] == user and e["responseStatus"]["code"] == 403})
+
+
+def test_pods_and_events_are_best_effort_ready(kube, simulator, namespace, tmp_path):
+    """Reading pods/events is best-effort: without RBAC for them the wait still works, and says Pods were not checked."""
+    sa_env = _account_without_pods_or_events(kube, namespace, tmp_path)
+    create_isvc(kube, namespace, "ok", {READY_AFTER: "1"})
+    mark = kube.audit_mark()
+    run = wait(sa_env, namespace, "ok")
+    assert run.rc == 0, run.output
+    service = run.result["inference_service"]
+    assert (service["ready"], service["state"]) == (True, "ready")
+    assert [d["name"] for d in service["deployments"]] == ["ok-predictor"]
+    assert service["deployments"][0]["rolled_out"] is True
+    assert len(service["notes"]) == 1, service["notes"]
+    note = service["notes"][0]
+    assert note.startswith("Pods not checked: Forbidden while listing Pod in " + namespace), note
+    assert f'User "system:serviceaccount:{namespace}:watcher" cannot list resource "pods"' in note
+    assert _forbidden(kube, mark, namespace) == [("list", "pods")]
+
+
+def test_pods_and_events_are_best_effort_failed_load(kube, simulator, namespace, tmp_path):
+    """A load failure is still reported as such without RBAC for pods/events; its warning events are just empty."""
+    sa_env = _account_without_pods_or_events(kube, namespace, tmp_path)
+    create_isvc(kube, namespace, "bad", {SCENARIO: "fail-load", READY_AFTER: "1"})
+    # A Warning event about the service, so that an empty warning_events means "not readable", not "none there"
+    kubernetes.client.CoreV1Api(kube.api_client()).create_namespaced_event(namespace, {
+        "metadata": {"name": "bad.warning", "namespace": namespace}, "type": "Warning", "reason": "TestWarning",
+        "message": "something is off", "count": 1, "lastTimestamp": "2024-01-01T00:00:00Z",
+        "involvedObject": {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "name": "bad",
+                           "namespace": namespace}})
+    mark = kube.audit_mark()
+    run = wait(sa_env, namespace, "bad", timeout=120)
+    assert run.rc != 0 and run.result.get("failed")
+    assert run.result["msg"].startswith(f"InferenceService {namespace}/bad failed:"), run.result["msg"]
+    assert "the model failed to load" in run.result["msg"]
+    assert run.result["last_failure_info"]["reason"] == "ModelLoadFailed"
+    assert "does not appear to have a file named config.json" in run.result["last_failure_info"]["message"]
+    assert run.result["warning_events"] == []
+    assert any(n.startswith("Pods not checked: Forbidden") for n in run.result["status"]["notes"]), run.result["status"]
+    assert _forbidden(kube, mark, namespace) == [("list", "events"), ("list", "pods")]
+
+    # Control: with the rights to read events, the same failure carries that event
+    admin = wait({"K8S_AUTH_KUBECONFIG": str(kube.kubeconfig)}, namespace, "bad", timeout=120)
+    assert admin.rc != 0 and "the model failed to load" in admin.result["msg"]
+    assert [(e["object"], e["reason"]) for e in admin.result["warning_events"]] == [("InferenceService/bad", "TestWarning")]

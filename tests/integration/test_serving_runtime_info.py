@@ -135,3 +135,55 @@ def test_tls_is_verified(kube, tmp_path, runtimes):
     run = run_module("serving_runtime_info", {"name": runtimes["c"]}, {"K8S_AUTH_KUBECONFIG": str(path)})
     assert run.rc != 0
     assert "CERTIFICATE_VERIFY_FAILED" in run.result["msg"] or "certificate verify failed" in run.result["msg"]
+
+
+def _grant_runtime_view(kube: Any, user: str) -> tuple[str, Any]:
+    """A ClusterRole with get/list/watch on clusterservingruntimes only, bound to ``user``; returns (name, rbac api)."""
+    rbac = kubernetes.client.RbacAuthorizationV1Api(kube.api_client())
+    role = "csr-view-" + secrets.token_hex(3)
+    rbac.create_cluster_role({"metadata": {"name": role}, "rules": [
+        {"apiGroups": ["serving.kserve.io"], "resources": ["clusterservingruntimes"], "verbs": ["get", "list", "watch"]}]})
+    rbac.create_cluster_role_binding({"metadata": {"name": role}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                                      "kind": "ClusterRole", "name": role},
+                                      "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}]})
+    return role, rbac
+
+
+def test_caller_with_only_get_list_watch_on_clusterservingruntimes_by_name(kube, runtimes, tmp_path):
+    """The by-name path (a get, not a list) works with the same restricted grant."""
+    role, rbac = _grant_runtime_view(kube, "bob")
+    try:
+        kubeconfig = kube.write_kubeconfig(tmp_path / "bob", kube.user_tokens["bob"], "bob")
+        mark = kube.audit_mark()
+        run = run_module("serving_runtime_info", {"name": runtimes["d"], "model_format": "vllm"},
+                         {"K8S_AUTH_KUBECONFIG": str(kubeconfig)})
+        assert run.rc == 0, run.output
+        runtime = run.result["runtime"]
+        assert (runtime["name"], runtime["kind"], runtime["runtime_class"]) == (
+            runtimes["d"], "ClusterServingRuntime", runtimes["cls"])
+        assert [f["name"] for f in runtime["supported_model_formats"]] == ["transformers", "vllm"]
+        assert run.result["choice"] == f"ClusterServingRuntime {runtimes['d']!r} by name"
+        requests = [(e["verb"], e["objectRef"].get("resource"), e["objectRef"].get("name"), e["responseStatus"]["code"])
+                    for e in kube.audit_events_since(mark)
+                    if e["user"]["username"] == "bob" and e.get("objectRef", {}).get("resource")]
+        assert requests == [("get", "clusterservingruntimes", runtimes["d"], 200)], requests
+    finally:
+        rbac.delete_cluster_role_binding(role)
+        rbac.delete_cluster_role(role)
+
+
+@pytest.mark.parametrize(
+    "by, verb, what",
+    [("name", "get", "reading ClusterServingRuntime {d}"), ("runtime_class", "list", "listing ClusterServingRuntime")],
+)
+def test_caller_without_the_grant_gets_a_clear_403(kube, runtimes, tmp_path, by, verb, what):
+    """alice has no grant at all: the message names the user, the verb, the resource and what was being done."""
+    params = {"name": runtimes["d"]} if by == "name" else {"runtime_class": runtimes["cls"]}
+    kubeconfig = kube.write_kubeconfig(tmp_path / "alice", kube.user_tokens["alice"], "alice")
+    run = run_module("serving_runtime_info", dict(params, model_format="transformers"), {"K8S_AUTH_KUBECONFIG": str(kubeconfig)})
+    assert run.rc != 0 and run.result.get("failed")
+    message = run.result["msg"]
+    assert f'User "alice" cannot {verb} resource "clusterservingruntimes" in API group "serving.kserve.io"' in message
+    assert f"Forbidden while {what.format(**runtimes)}" in message
+    assert "Grant that permission to the identity Ansible uses" in message
+    assert run.result.get("status") == 403

@@ -329,6 +329,9 @@ INVALID += [
     pytest.param({"annotations": {"example.com/replicas": 3}}, ["annotations['example.com/replicas']=3", "must be a string"], 1,
                  id="annotations-value-not-string"),
     pytest.param({"annotations": {"-bad": "x"}}, ["annotations key='-bad'", "name part '-bad'"], 1, id="annotations-bad-key"),
+    # storage_uri
+    pytest.param({"storage_uri": "models/qwen"}, ["storage_uri='models/qwen' has no scheme", "hf://"], 1, id="storage-uri-no-scheme"),
+    pytest.param({"storage_uri": "s3://bucket/a b"}, ["storage_uri='s3://bucket/a b'", "whitespace"], 1, id="storage-uri-space"),
     # description
     pytest.param({"description": "x" * 2049}, ["description=", "is 2049 characters long; at most 2048 are allowed"], 1,
                  id="description-too-long"),
