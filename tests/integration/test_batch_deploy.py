@@ -232,3 +232,42 @@ def test_bad_input_fails_its_service_alone_with_the_roles_message_and_no_write(k
                if e.get("objectRef", {}).get("resource") == "inferenceservices"}
     assert patched == {"bad-0-0", "bad-1-1", "bad-2-0"}
     assert "3 of 6 ready; 3 failed; 0 skipped" in run.output
+
+
+def test_namespace_reads_once_per_namespace_without_cluster_wide_rights(kube, gitlab, fleet, tmp_path):
+    """An account with the rbac role's grants in each namespace, and no cluster-wide list: the batch falls back to
+    one read of each ConfigMap, Secret and Namespace per namespace, never one per service."""
+    home = fleet["namespaces"][0]
+    admin_env = {"K8S_AUTH_KUBECONFIG": str(kube.kubeconfig)}
+    for ns in fleet["namespaces"]:
+        rbac = run_playbook(REPO_ROOT / "playbooks" / "prepare_rbac.yml",
+                            {"rbac_namespace": ns, "rbac_service_account": "batcher",
+                             "rbac_create_runtime_view_cluster_role": True}, admin_env)
+        assert rbac.rc == 0, rbac.output[-3000:]
+    rbac_api = kubernetes.client.RbacAuthorizationV1Api(kube.api_client())
+    for ns in fleet["namespaces"][1:]:  # the same identity (home's ServiceAccount) in every namespace
+        rbac_api.create_namespaced_role_binding(ns, {
+            "metadata": {"name": "deploy-model-" + home},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deploy-model"},
+            "subjects": [{"kind": "ServiceAccount", "name": "batcher", "namespace": home}]})
+    token = kube.service_account_token(home, "batcher")
+    kubeconfig = kube.write_kubeconfig(tmp_path / "batcher", token, "batcher")
+
+    mark = kube.audit_mark()
+    report_dir = tmp_path / "report"
+    run = run_playbook(BATCH, {"isvc_batch_report_dir": str(report_dir)}, {"K8S_AUTH_KUBECONFIG": str(kubeconfig)},
+                       inventory=inventory(tmp_path, fleet, services_per_ns=2, prefix="sa"), extra_args=["-f", "8"])
+    assert run.rc == 0, run.output[-5000:]
+    report = json.loads((report_dir / "report.json").read_text())
+    assert len(report["services"]) == 6 and {s["result"] for s in report["services"]} == {"ok"}
+    user = f"system:serviceaccount:{home}:batcher"
+    reads: dict[tuple[str, str], list[str]] = {}
+    for event in kube.audit_events_since(mark):
+        ref = event.get("objectRef") or {}
+        if event["user"]["username"] == user and ref.get("resource") in ("configmaps", "secrets", "namespaces"):
+            key = (event["verb"], ref["resource"])
+            reads.setdefault(key, []).append(ref.get("namespace") or ("*" if event["verb"] == "list" else ref.get("name")))
+    # the cluster-wide list is tried once and refused; then one get per namespace
+    for resource in ("configmaps", "secrets", "namespaces"):
+        assert reads.get(("list", resource)) == ["*"], reads
+        assert sorted(reads.get(("get", resource), [])) == sorted(fleet["namespaces"]), (resource, reads)

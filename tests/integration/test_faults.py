@@ -427,6 +427,15 @@ def test_concurrent_writer_conflict_then_force(stage: Stage, model):
 def test_missing_rbac_is_forbidden_with_verb_and_resource(stage: Stage, model, tmp_path, gitlab_from):
     token = stage.kube.service_account_token(stage.namespace, "nobody")
     kubeconfig = stage.kube.write_kubeconfig(tmp_path / "nobody", token, "nobody")
+    # It may read InferenceServices (the role's first request), so the 403 comes from the read under test.
+    rbac = kubernetes.client.RbacAuthorizationV1Api(stage.kube.api_client())
+    rbac.create_namespaced_role(stage.namespace, {
+        "metadata": {"name": "read-isvc"},
+        "rules": [{"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"], "verbs": ["get", "list", "watch"]}]})
+    rbac.create_namespaced_role_binding(stage.namespace, {
+        "metadata": {"name": "read-isvc"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-isvc"},
+        "subjects": [{"kind": "ServiceAccount", "name": "nobody", "namespace": stage.namespace}]})
     vars_ = role_vars(stage, model)
     extra_args = []
     if gitlab_from == "role-variables":
