@@ -330,32 +330,21 @@ def test_key_missing_from_front_matter_is_read_from_the_body(gitlab, models):
     assert run.result["metadata"] == {"pipeline_tag": "text-generation", "license": "mit"}
 
 
-def test_empty_readme_is_an_error_naming_project_and_ref(gitlab, models):
+@pytest.mark.parametrize("repo, says, also", [
+    ("empty-readme", " is empty;", "pipeline_tag and library_name"),
+    ("no-pipeline-tag", " lacks pipeline_tag;", "pipeline_tag"),
+    ("no-readme", " does not exist;", "readme_path"),
+])
+def test_readme_problem_is_an_error_naming_project_and_ref(gitlab, models, repo, says, also):
     ns = models["ns"]
-    run = run_module("gitlab_model_ref", args(gitlab, repo="empty-readme", search_namespace=ns))
+    run = run_module("gitlab_model_ref", args(gitlab, repo=repo, search_namespace=ns))
     assert run.rc != 0 and run.result["failed"]
     msg = run.result["msg"]
-    assert msg.startswith(where(gitlab, ns, "empty-readme") + " is empty;"), msg
-    assert "pipeline_tag and library_name" in msg
-
-
-def test_missing_pipeline_tag_is_an_error_naming_project_and_ref(gitlab, models):
-    ns = models["ns"]
-    run = run_module("gitlab_model_ref", args(gitlab, repo="no-pipeline-tag", search_namespace=ns))
-    assert run.rc != 0 and run.result["failed"]
-    msg = run.result["msg"]
-    assert msg.startswith(where(gitlab, ns, "no-pipeline-tag") + " lacks pipeline_tag;"), msg
-    assert "library_name" not in msg.split(";")[0]
-    assert run.result["missing"] == ["pipeline_tag"]
-
-
-def test_missing_readme_names_project_ref_and_commit(gitlab, models):
-    ns = models["ns"]
-    run = run_module("gitlab_model_ref", args(gitlab, repo="no-readme", search_namespace=ns))
-    assert run.rc != 0 and run.result["failed"]
-    msg = run.result["msg"]
-    assert msg.startswith(where(gitlab, ns, "no-readme") + " does not exist;"), msg
-    assert "readme_path" in msg
+    assert msg.startswith(where(gitlab, ns, repo) + says), msg
+    assert also in msg
+    if repo == "no-pipeline-tag":
+        assert "library_name" not in msg.split(";")[0]
+        assert run.result["missing"] == ["pipeline_tag"]
 
 
 def test_default_branch_other_than_main(gitlab, models):
