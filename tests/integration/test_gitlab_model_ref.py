@@ -376,6 +376,7 @@ def test_readme_path_in_a_subdirectory(gitlab, models):
 
 
 def test_validate_certs_false_needs_no_ca_path(tls_gitlab):
+    # TLS verification off on purpose: the option itself is under test (every other TLS test verifies)
     run = run_module("gitlab_model_ref", args(tls_gitlab, repo="secure", validate_certs=False, retries=0))
     assert run.rc == 0, run.output
     assert (run.result["project_path"], run.result["branch"]) == ("amlmodels/secure", "main")
