@@ -123,12 +123,15 @@ def task_results(run: PlaybookRun, task_name: str) -> list[dict[str, Any]]:
 
 
 def failure_message(run: PlaybookRun) -> str:
+    """The message of the last failed task: the role's shared steps keep (ignore) a failure as its service's outcome,
+    and the service's host fails with it at the end."""
+    found = ""
     for play in document(run).get("plays", []):
         for task in play.get("tasks", []):
             for result in task["hosts"].values():
                 if result.get("failed") and not result.get("skipped"):
-                    return str(result.get("msg", ""))
-    return ""
+                    found = str(result.get("msg", ""))
+    return found
 
 
 def recap(run: PlaybookRun) -> dict[str, int]:

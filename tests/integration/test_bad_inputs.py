@@ -124,8 +124,6 @@ CASES = [
        r"'isvc_labels' is of type list and we were unable to convert to dict", ARGSPEC, "argspec"),
     _c("isvc_annotations=list", "isvc_annotations", ["a"],
        r"'isvc_annotations' is of type list and we were unable to convert to dict", ARGSPEC, "argspec"),
-    _c("isvc_resolved_model=str", "isvc_resolved_model", "qwen",
-       r"'isvc_resolved_model' is of type str and we were unable to convert to dict", ARGSPEC, "argspec"),
     _c("isvc_name=missing", "isvc_name", MISSING, r"missing required arguments: .*\bisvc_name\b", ARGSPEC, "argspec"),
     _c("isvc_gitlab_validate_certs=perhaps", "isvc_gitlab_validate_certs", "perhaps",
        r"'isvc_gitlab_validate_certs' .*unable to convert to bool: The value 'perhaps' is not a valid boolean", ARGSPEC,
@@ -136,10 +134,6 @@ CASES = [
        r"'isvc_manage_pod_security' .*unable to convert to bool: The value 'ask'", ARGSPEC, "argspec"),
     _c("isvc_render_only=2", "isvc_render_only", 2,
        r"'isvc_render_only' .*unable to convert to bool: The value '2'", ARGSPEC, "argspec"),
-    _c("isvc_resolved_runtime=str", "isvc_resolved_runtime", "vllm",
-       r"'isvc_resolved_runtime' is of type str and we were unable to convert to dict", ARGSPEC, "argspec"),
-    _c("isvc_resolved_namespace=list", "isvc_resolved_namespace", ["t-bad-inputs"],
-       r"'isvc_resolved_namespace' is of type list and we were unable to convert to dict", ARGSPEC, "argspec"),
 
     # -- preflight (tasks/preflight.yml): cross-field rules, all at once -----------------------------------------
     _c("isvc_min_replicas=-1", "isvc_min_replicas", -1, r"isvc_min_replicas \(-1\) must be 0 or more", PREFLIGHT, "preflight-1"),

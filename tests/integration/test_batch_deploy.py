@@ -1,8 +1,10 @@
-"""playbooks/batch_deploy.yml: many services across namespaces, waves, shared look-ups, reports, render-only."""
+"""playbooks/batch_deploy.yml: the deploy role over an inventory (one host per service) with Ansible's serial and
+max_fail_percentage; shared look-ups, per-host outcomes, reports, retry files, render-only."""
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -61,10 +63,12 @@ def inventory(tmp_path, fleet, services_per_ns: int = 4, extra: dict[str, dict[s
     return str(path)
 
 
-def run_batch(kube, inventory_path: str, tmp_path, **extra_vars: Any):
+def run_batch(kube, inventory_path: str, tmp_path, env: dict[str, str] | None = None, extra_args: list[str] | None = None,
+              **extra_vars: Any):
     report_dir = tmp_path / "report"
     run = run_playbook(BATCH, dict({"isvc_batch_report_dir": str(report_dir)}, **extra_vars),
-                       {"K8S_AUTH_KUBECONFIG": str(kube.kubeconfig)}, inventory=inventory_path, extra_args=["-f", "8"])
+                       dict({"K8S_AUTH_KUBECONFIG": str(kube.kubeconfig)}, **(env or {})), inventory=inventory_path,
+                       extra_args=["-f", "8"] + (extra_args or []))
     report = json.loads((report_dir / "report.json").read_text()) if (report_dir / "report.json").exists() else None
     junit = ET.parse(report_dir / "report.xml").getroot() if (report_dir / "report.xml").exists() else None
     return run, report, junit
@@ -81,7 +85,7 @@ def test_twelve_services_in_three_namespaces(kube, gitlab, fleet, tmp_path):
     assert {s["namespace"] for s in services} == set(fleet["namespaces"])
     assert all(s["endpoint"].startswith("http://svc-") and len(s["commit"]) == 40 for s in services)
     assert junit.attrib["tests"] == "12" and junit.attrib["failures"] == "0"
-    assert "12 of 12 ready; 0 failed; 0 skipped" in run.output
+    assert "12 of 12 deployed; 0 failed; 0 skipped" in run.output
     # Shared look-ups: two model refs → two GitLab resolutions (search, tag, README each); one runtime look-up.
     assert gitlab.request_count("/api/v4/projects?") == 2
     assert gitlab.request_count("/repository/tags/") == 2
@@ -93,10 +97,12 @@ def test_twelve_services_in_three_namespaces(kube, gitlab, fleet, tmp_path):
         ref = event.get("objectRef", {})
         key = (event["verb"], ref.get("resource"), ref.get("name") is not None)
         by_resource[key] = by_resource.get(key, 0) + 1
-    # one cluster-wide list of each (the admin may list them), never a read per service
-    assert by_resource.get(("list", "configmaps", True)) == 1 and ("get", "configmaps", True) not in by_resource
-    assert by_resource.get(("list", "secrets", True)) == 1 and ("get", "secrets", True) not in by_resource
-    assert by_resource.get(("list", "namespaces", False)) == 1 and ("get", "namespaces", True) not in by_resource
+    # one read of each per namespace (the Namespace by the read of what exists), never a read per service
+    assert by_resource.get(("get", "configmaps", True)) == 3 and ("list", "configmaps", False) not in by_resource
+    assert by_resource.get(("get", "secrets", True)) == 3 and ("list", "secrets", False) not in by_resource
+    assert by_resource.get(("get", "namespaces", True)) == 3 and ("list", "namespaces", False) not in by_resource
+    # per namespace: one list of what exists, one by the wait before it watches
+    assert by_resource.get(("list", "inferenceservices", False)) == 6
     assert by_resource.get(("list", "clusterservingruntimes", False)) == 1
     assert by_resource.get(("patch", "inferenceservices", True)) == 12
 
@@ -112,21 +118,27 @@ def test_one_failing_service_does_not_hide_the_others(kube, fleet, tmp_path):
     assert [s for s, r in results.items() if r["result"] != "ok"] == ["one-1-2"]
     failures = junit.findall(".//testcase/failure")
     assert len(failures) == 1 and "failed to load" in failures[0].attrib["message"]
-    assert "11 of 12 ready; 1 failed; 0 skipped" in run.output
+    assert "11 of 12 deployed; 1 failed; 0 skipped" in run.output
+    assert recap(run.output)["one-1-2"]["failed"] == 1
+    assert [h for h, counts in recap(run.output).items() if counts["failed"]] == ["one-1-2"]
 
 
 def test_wave_stop_with_max_fail_percentage_zero(kube, fleet, tmp_path):
     extra = {"wave-0-0": {"isvc_annotations": {SCENARIO: "fail-load", READY_AFTER: "0.2"}}}
     mark = kube.audit_mark()
     run, report, _junit = run_batch(kube, inventory(tmp_path, fleet, services_per_ns=2, extra=extra, prefix="wave"), tmp_path,
-                                    isvc_batch_serial=[1, "100%"], isvc_batch_max_fail_percentage=0)
+                                    isvc_batch_serial=[2, "100%"], isvc_batch_max_fail_percentage=0)
     assert run.rc != 0
-    results = {s["service"]: s["result"] for s in report["services"]}
-    assert results.pop("wave-0-0") == "failed"
-    assert set(results.values()) == {"skipped"} and len(results) == 5
+    results = {s["service"]: s for s in report["services"]}
+    assert results.pop("wave-0-0")["result"] == "failed"
+    assert results.pop("wave-0-1")["result"] == "ok"
+    # Ansible's max_fail_percentage stopped the play after the first batch (2 hosts, 1 failed): the others never ran
+    assert {r["result"] for r in results.values()} == {"skipped"} and len(results) == 4
+    assert "max_fail_percentage" in results["wave-1-0"]["reason"]
     patched = {e["objectRef"]["name"] for e in writes(kube.audit_events_since(mark), "aml-admin")
-               if e.get("objectRef", {}).get("resource") == "inferenceservices"}
-    assert patched == {"wave-0-0"}
+               if e.get("objectRef", {}).get("resource") == "inferenceservices" and "subresource" not in e["objectRef"]
+               and "aml-kserve-simulator" not in e.get("userAgent", "")}
+    assert patched == {"wave-0-0", "wave-0-1"}
 
 
 def listed(fleet, namespace: str, names: list[str], **values: Any) -> list[dict[str, Any]]:
@@ -226,17 +238,19 @@ def test_bad_input_fails_its_service_alone_with_the_roles_message_and_no_write(k
     assert results["bad-0-1"]["reason"] == (
         "Invalid role variables (1): isvc_max_replicas (2) must not be less than isvc_min_replicas (3)")
     assert "cpu_request" in results["bad-1-0"]["reason"] and "isvc_<option>" in results["bad-1-0"]["reason"]
-    assert results["bad-2-1"]["reason"].startswith("Invalid role variables: ") and "isvc_min_replicas" in results["bad-2-1"]["reason"]
+    assert results["bad-2-1"]["reason"].startswith("Validation of arguments failed: ") and \
+        "isvc_min_replicas" in results["bad-2-1"]["reason"]
     assert sorted(s for s, r in results.items() if r["result"] == "ok") == ["bad-0-0", "bad-1-1", "bad-2-0"]
     patched = {e["objectRef"]["name"] for e in writes(kube.audit_events_since(mark), "aml-admin")
                if e.get("objectRef", {}).get("resource") == "inferenceservices"}
     assert patched == {"bad-0-0", "bad-1-1", "bad-2-0"}
-    assert "3 of 6 ready; 3 failed; 0 skipped" in run.output
+    assert "3 of 6 deployed; 3 failed; 0 skipped" in run.output
+    assert sorted(h for h, counts in recap(run.output).items() if counts["failed"]) == ["bad-0-1", "bad-1-0", "bad-2-1"]
 
 
 def test_namespace_reads_once_per_namespace_without_cluster_wide_rights(kube, gitlab, fleet, tmp_path):
-    """An account with the rbac role's grants in each namespace, and no cluster-wide list: the batch falls back to
-    one read of each ConfigMap, Secret and Namespace per namespace, never one per service."""
+    """An account with the rbac role's grants in each namespace, and no cluster-wide rights: one read of each
+    ConfigMap, Secret and Namespace per namespace, never one per service."""
     home = fleet["namespaces"][0]
     admin_env = {"K8S_AUTH_KUBECONFIG": str(kube.kubeconfig)}
     for ns in fleet["namespaces"]:
@@ -267,7 +281,47 @@ def test_namespace_reads_once_per_namespace_without_cluster_wide_rights(kube, gi
         if event["user"]["username"] == user and ref.get("resource") in ("configmaps", "secrets", "namespaces"):
             key = (event["verb"], ref["resource"])
             reads.setdefault(key, []).append(ref.get("namespace") or ("*" if event["verb"] == "list" else ref.get("name")))
-    # the cluster-wide list is tried once and refused; then one get per namespace
     for resource in ("configmaps", "secrets", "namespaces"):
-        assert reads.get(("list", resource)) == ["*"], reads
+        assert ("list", resource) not in reads, reads
         assert sorted(reads.get(("get", resource), [])) == sorted(fleet["namespaces"]), (resource, reads)
+
+
+RECAP_LINE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """PLAY RECAP of the default callback, by host."""
+    text = output[output.rfind("PLAY RECAP"):]
+    return {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "failed": int(m.group(5))}
+            for m in RECAP_LINE.finditer(text)}
+
+
+def test_two_failing_services_fail_their_hosts_and_a_retry_reruns_only_them(kube, fleet, tmp_path):
+    """Twelve services over three namespaces, two failing (a bad quantity, a tag GitLab does not have): exactly those
+    two hosts fail in the recap, the report and the retry file; fixed, ``--limit @<retry file>`` redeploys just them."""
+    broken = {"retry-0-1": {"isvc_cpu_request": "lots"}, "retry-2-2": {"isvc_model_repo_tag": "v404"}}
+    env = {"ANSIBLE_RETRY_FILES_ENABLED": "1", "ANSIBLE_RETRY_FILES_SAVE_PATH": str(tmp_path / "retry")}
+    run, report, junit = run_batch(kube, inventory(tmp_path, fleet, extra=broken, prefix="retry"), tmp_path, env=env)
+    assert run.rc != 0
+    failed = sorted(h for h, counts in recap(run.output).items() if counts["failed"])
+    assert failed == ["retry-0-1", "retry-2-2"], recap(run.output)
+    results = {s["service"]: s for s in report["services"]}
+    assert sorted(s for s, r in results.items() if r["result"] == "failed") == failed
+    assert "cpu_request='lots' is not a Kubernetes quantity" in results["retry-0-1"]["reason"]
+    assert "v404" in results["retry-2-2"]["reason"] and "404" in results["retry-2-2"]["reason"]
+    assert len([s for s in results.values() if s["result"] == "ok"]) == 10
+    assert int(junit.attrib["failures"]) == 2
+    retry_file = tmp_path / "retry" / "batch_deploy.retry"
+    assert retry_file.read_text().split() == failed
+
+    mark = kube.audit_mark()
+    again, report, _junit = run_batch(kube, inventory(tmp_path, fleet, prefix="retry"), tmp_path, env=env,
+                                      extra_args=["--limit", "@" + str(retry_file)])
+    assert again.rc == 0, again.output[-5000:]
+    assert sorted(recap(again.output)) == failed
+    assert sorted(s["service"] for s in report["services"]) == failed
+    assert {s["result"] for s in report["services"]} == {"ok"}
+    touched = {e["objectRef"]["name"] for e in writes(kube.audit_events_since(mark), "aml-admin")
+               if e.get("objectRef", {}).get("resource") == "inferenceservices" and "subresource" not in e["objectRef"]
+               and "aml-kserve-simulator" not in e.get("userAgent", "")}
+    assert sorted(touched) == failed

@@ -1,6 +1,6 @@
 """examples/batch: the inventory and the plain list of services are valid input for batch_deploy.yml, checked as
-the batch checks each service (the role's argument spec, then its cross-field rules) with the role's defaults
-overlaid by group and host variables."""
+the role checks each service before any request (module_utils/_batch.plan: the argument spec, the cross-field rules,
+every rendering option) with the role's defaults overlaid by group and host variables."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.aml.kserve.plugins.filter.isvc_batch import _effective
-from ansible_collections.aml.kserve.plugins.module_utils import _role_checks
+from ansible_collections.aml.kserve.plugins.module_utils import _batch
 from tests.harness.ansible import ansible_env
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -41,12 +39,15 @@ def _hosts(inventory: dict[str, Any], group: str) -> list[str]:
     return found
 
 
+def _effective(host_vars: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """A service's role variables as the role sees them: its defaults, then its group and host (or list) variables."""
+    return dict(defaults, **{k: v for k, v in host_vars.items() if k.startswith("isvc_")})
+
+
 def _problems(values: dict[str, Any]) -> list[str]:
-    """What batch_deploy.yml's preparation (isvc_batch._prepare_one) would refuse before any request."""
-    checked = ArgumentSpecValidator(OPTIONS).validate({k: v for k, v in values.items() if k in OPTIONS})
-    if checked.error_messages:
-        return list(checked.error_messages)
-    return _role_checks.input_problems(dict(values, **checked.validated_parameters))
+    """What the role would refuse before any request."""
+    error = _batch.plan({"host": values}, OPTIONS)["services"]["host"]["error"]
+    return [error] if error else []
 
 
 def _inventory_services(inventory: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -54,7 +55,7 @@ def _inventory_services(inventory: dict[str, Any]) -> dict[str, dict[str, Any]]:
     services = {}
     for host in _hosts(inventory, "isvc"):
         values = _effective(hostvars[host], DEFAULTS)
-        values.setdefault("isvc_name", host)  # batch_plan: isvc_name defaults to the host's name
+        values.setdefault("isvc_name", host.split("@")[0])  # batch_deploy.yml: the host's name up to an "@"
         services[host] = values
     return services
 
@@ -95,7 +96,7 @@ def test_services_list_is_valid():
     assert len(entries) == 3
     for entry in entries:
         assert entry.get("isvc_name") and entry.get("isvc_namespace"), entry
-        values = _effective({"isvc_batch_entry": entry}, DEFAULTS)
+        values = _effective(entry, DEFAULTS)
         assert _problems(values) == [], entry
     # a service is identified by namespace and name: the same name may recur in another namespace only
     identities = [(e["isvc_namespace"], e["isvc_name"]) for e in entries]

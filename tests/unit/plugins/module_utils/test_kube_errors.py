@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ansible_collections.aml.kserve.plugins.filter.kube_error_message import kube_error_message
+from ansible_collections.aml.kserve.plugins.module_utils._kube_errors import kube_error_message
 
 FORBIDDEN = (
     'configmaps \\"aml-image-builder-config\\" is forbidden: User \\"system:serviceaccount:ns:nobody\\" cannot get '

@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) aml.kserve contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils is internal to aml.kserve; its API may change without notice.
 
 """The apiserver's own words from a Kubernetes client error that a lookup or module passed on whole."""
 
@@ -31,8 +33,3 @@ def kube_error_message(text: Any) -> str:
             return message
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else ""
-
-
-class FilterModule:
-    def filters(self) -> Dict[str, Any]:
-        return {"kube_error_message": kube_error_message}

@@ -1,0 +1,514 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aml.kserve contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils is internal to aml.kserve; its API may change without notice.
+
+"""The deploy role's logic for the services of one play batch (one inventory host per service; a single deploy is a
+batch of one). The role's tasks run the look-ups, the apply and the wait once for the batch and hand their registered
+results to these functions, which decide, per service, what comes next and, in the end, its outcome.
+
+Every step keeps a service's first problem as its ``error``: a service with an error takes no further part, and its
+host fails with that message at the end. Tokens never enter what these functions return, except ``gitlab_tokens``,
+which the role keeps under no_log."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import xml.etree.ElementTree as ET
+from typing import Any, Dict, List, Mapping, Tuple
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.aml.kserve.plugins.module_utils import _role_checks
+from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError
+from ansible_collections.aml.kserve.plugins.module_utils._kube_errors import kube_error_message
+from ansible_collections.aml.kserve.plugins.module_utils._render import render_result
+from ansible_collections.aml.kserve.plugins.module_utils._role_checks import flag
+
+CONFIG_MAP = "aml-image-builder-config"
+SECRET = "aml-image-builder-secret"
+NO_OUTCOME = "not deployed: the rollout stopped before it (max_fail_percentage)"
+REPORT_FIELDS = ("service", "namespace", "result", "commit", "endpoint", "seconds", "reason")
+# Stand-ins for the model and runtime, so that every rendering option is checked before any request.
+PREFLIGHT_MODEL = {"repo": "preflight", "project_id": 0, "group": "g", "subgroup": "", "branch": "main",
+                   "revision": "preflight", "pipeline_tag": "preflight", "library_name": "preflight"}
+PREFLIGHT_RUNTIME = {"name": "preflight", "runtime_class": "", "container": {}}
+
+Service = Dict[str, Any]
+
+
+def plain(value: Any) -> Any:
+    """Plain data from templated variables: the argument spec validator deep-copies what it is given, and a deep copy
+    of Ansible's lazy, tagged containers costs about a second per service."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _render_spec() -> Tuple[Mapping[str, Any], ArgumentSpecValidator]:
+    from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC  # the module's own spec
+
+    return SPEC.argument_spec, ArgumentSpecValidator(**SPEC.module_kwargs())
+
+
+def render(values: Mapping[str, Any], model: Mapping[str, Any], runtime: Mapping[str, Any]) -> Dict[str, Any]:
+    """Render as the inference_service module does (its spec, its code); ``error`` in the role's terms."""
+    options, validator = _RENDER
+    validated = validator.validate(_role_checks.render_params(values, options, model, runtime))
+    if validated.error_messages:
+        return {"error": _role_checks.render_problem("; ".join(validated.error_messages))}
+    try:
+        return render_result(validated.validated_parameters)
+    except AmlKserveError as error:
+        return {"error": _role_checks.render_problem(error.msg)}
+
+
+_RENDER = _render_spec()
+
+
+def _check_inputs(raw: Mapping[str, Any], validator: ArgumentSpecValidator) -> Tuple[Dict[str, Any], str]:
+    """The role variables converted by the role's argument spec, and the first problem found before any request."""
+    options = validator.argument_spec
+    # Ansible's own check, word for word (action validate_argument_spec): a role included with rolespec_validate: false
+    # (batch_deploy.yml, so that the failure becomes the service's outcome) fails with the same message.
+    checked = validator.validate({k: v for k, v in raw.items() if k in options}, validate_role_argument_spec=True)
+    if checked.error_messages:
+        return dict(raw), "Validation of arguments failed:\n" + "\n".join(checked.error_messages)
+    values = dict(raw, **checked.validated_parameters)
+    problems = _role_checks.input_problems(values)
+    if problems:
+        return values, "Invalid role variables ({0}): {1}".format(len(problems), "; ".join(problems))
+    rendered = render(values, PREFLIGHT_MODEL, PREFLIGHT_RUNTIME)
+    return values, rendered.get("error", "")
+
+
+def plan(inputs: Mapping[str, Mapping[str, Any]], role_options: Mapping[str, Any]) -> Dict[str, Any]:
+    """Each present service of the batch checked before any request, and the reads the batch needs."""
+    validator = ArgumentSpecValidator(plain(role_options))
+    services: Dict[str, Service] = {}
+    for host, raw in plain(inputs).items():
+        if raw.get("isvc_state", "present") != "present":
+            continue  # removed by the role's own per-host tasks
+        values, error = _check_inputs(raw, validator)
+        token_given = bool(str(values.get("isvc_gitlab_token") or "").strip())
+        values.pop("isvc_gitlab_token", None)  # read from the host's variables under no_log, never kept here
+        service: Service = {
+            "host": host, "name": str(values.get("isvc_name") or host), "namespace": str(values.get("isvc_namespace") or ""),
+            "values": values, "error": error, "started": float(raw.get("__isvc_started") or 0),
+            "render_only": flag(values.get("isvc_render_only")), "wait": flag(values.get("isvc_wait", True)),
+            "wait_timeout": int(values.get("isvc_wait_timeout") or 1800),
+            "field_manager": str(values.get("isvc_field_manager") or "aml.kserve"),
+            "force_conflicts": flag(values.get("isvc_force_conflicts")),
+            "gitlab_url": str(values.get("isvc_gitlab_url") or "").strip(), "token_given": token_given,
+        }
+        service["manifest"] = "{0}/{1}/{2}.yaml".format(values.get("isvc_render_dir") or "./manifests",
+                                                        service["namespace"], service["name"])
+        services[host] = service
+    return {"services": services, "existing_reads": existing_reads(services), "gitlab_reads": gitlab_reads(services)}
+
+
+def _active(services: Mapping[str, Service]) -> List[Service]:
+    return [s for _host, s in sorted(services.items()) if not s["error"]]
+
+
+def existing_reads(services: Mapping[str, Service]) -> List[Dict[str, Any]]:
+    """One read per namespace of what exists (and of its Pod Security level, when hostIPC is asked for)."""
+    reads: Dict[str, Dict[str, Any]] = {}
+    for service in _active(services):
+        if service["render_only"]:
+            continue  # a manifest only: nothing in the cluster is read or written
+        read = reads.setdefault(service["namespace"], {"namespace": service["namespace"], "names": [], "pod_security": False})
+        read["names"].append(service["name"])
+        read["pod_security"] |= flag(service["values"].get("isvc_host_ipc", True))
+    return [reads[ns] for ns in sorted(reads)]
+
+
+def gitlab_reads(services: Mapping[str, Service]) -> List[Dict[str, str]]:
+    """The pipeline's ConfigMap and Secret, once per namespace where a service was not given GitLab's address or token."""
+    reads = set()
+    for service in _active(services):
+        if not service["gitlab_url"]:
+            reads.add(("ConfigMap", CONFIG_MAP, service["namespace"]))
+        if not service["token_given"]:
+            reads.add(("Secret", SECRET, service["namespace"]))
+    return [{"kind": kind, "name": name, "namespace": ns} for kind, name, ns in sorted(reads, key=lambda r: (r[2], r[0]))]
+
+
+def _registered(result: Any) -> List[Dict[str, Any]]:
+    """The per-item results of a registered loop (none when the task was skipped as a whole)."""
+    return list((result or {}).get("results") or []) if isinstance(result, Mapping) else []
+
+
+def _existing_by_namespace(registered: Any) -> Dict[str, Any]:
+    """What exists by namespace: {"services": {name: object}, "pod_security_level": ...}, or the message of a failed read."""
+    found: Dict[str, Any] = {}
+    for result in _registered(registered):
+        namespace = (result.get("item") or {}).get("namespace", "")
+        if result.get("failed"):
+            found[namespace] = str(result.get("msg") or "the read of what exists failed")
+        elif not result.get("skipped"):
+            found[namespace] = {"services": {s["name"]: s.get("resource") or {} for s in result.get("inference_services") or []},
+                                "pod_security_level": result.get("pod_security_level"),
+                                "pod_security_read": "pod_security_level" in result}
+    return found
+
+
+def _gitlab_objects(registered: Any) -> Dict[Tuple[str, str], Any]:
+    """The ConfigMap/Secret reads by (kind, namespace): the object, None when it does not exist, or a failed read."""
+    found: Dict[Tuple[str, str], Any] = {}
+    for result in _registered(registered):
+        item = result.get("item") or {}
+        key = (item.get("kind", ""), item.get("namespace", ""))
+        if result.get("failed"):
+            found[key] = {"failed": True, "msg": str(result.get("msg") or "")}
+        else:
+            objects = result.get("msg") or []  # the k8s lookup's answer, passed through debug
+            found[key] = objects[0] if isinstance(objects, list) and objects else None
+    return found
+
+
+def failed_reads(registered: Any) -> List[Dict[str, str]]:
+    """The namespaces whose ConfigMap or Secret read failed: their ConfigMap is read again with kubernetes.core.k8s_info,
+    which tells which read failed and, for the ConfigMap, the API's own words (the lookup's error carries neither)."""
+    return [{"namespace": ns} for ns in sorted({ns for (_kind, ns), found in _gitlab_objects(registered).items()
+                                                if isinstance(found, Mapping) and found.get("failed")})]
+
+
+def read_failures(registered: Any, rereads: Any) -> Dict[str, str]:
+    """Why a namespace's ConfigMap or Secret could not be read, by namespace."""
+    api_words = {(r.get("item") or {}).get("namespace", ""): kube_error_message(r.get("msg"))
+                 for r in _registered(rereads) if r.get("failed")}
+    failures: Dict[str, str] = {}
+    for item in failed_reads(registered):
+        namespace = item["namespace"]
+        if namespace in api_words:
+            reason = "Cannot read ConfigMap {0} in namespace {1}: {2}".format(CONFIG_MAP, namespace, api_words[namespace])
+        else:
+            reason = ("Cannot read Secret {0} in namespace {1} (the error is hidden, as everything about a "
+                      "Secret)".format(SECRET, namespace))
+        failures[namespace] = (reason + ". Give this identity get on configmaps and secrets there "
+                               "(playbooks/prepare_rbac.yml), or set isvc_gitlab_url and isvc_gitlab_token.")
+    return failures
+
+
+def gitlab_connection(service: Service, config: Any, secret: Any, token: str) -> Tuple[str, str, str]:
+    """GitLab's address and token for a service: given, else (as the pipeline) from the namespace's ConfigMap and
+    Secret; the third value says what is missing, with the fix."""
+    namespace = service["namespace"]
+    data = dict((config or {}).get("data") or {}) if isinstance(config, Mapping) else {}
+    url = service["gitlab_url"]
+    if not url and data.get("MODEL_REPO_GIT_BASE"):
+        url = "{0}://{1}".format(data.get("MODEL_REPO_GIT_SCHEME") or "https", data["MODEL_REPO_GIT_BASE"]).strip()
+    if not service["token_given"]:
+        encoded = dict((secret or {}).get("data") or {}).get("MODEL_REPO_GIT_TOKEN") if isinstance(secret, Mapping) else None
+        try:
+            token = base64.b64decode(encoded or "").decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            token = ""
+    token = token.strip()
+    problems = []
+    if not url:
+        problems.append(
+            ("ConfigMap {0} does not exist in namespace {1}".format(CONFIG_MAP, namespace) if not config else
+             "ConfigMap {0} in namespace {1} lacks the key MODEL_REPO_GIT_BASE".format(CONFIG_MAP, namespace))
+            + ". Set isvc_gitlab_url, or create it: kubectl create configmap {0} -n {1} "
+              "--from-literal=MODEL_REPO_GIT_BASE=gitlab.example.com --from-literal=MODEL_REPO_GIT_SCHEME=https".format(
+                  CONFIG_MAP, namespace))
+    if not token:
+        problems.append(
+            ("Secret {0} does not exist in namespace {1}".format(SECRET, namespace) if not secret else
+             "Secret {0} in namespace {1} lacks the key MODEL_REPO_GIT_TOKEN".format(SECRET, namespace))
+            + ". Set isvc_gitlab_token, or create it: kubectl create secret generic {0} -n {1} "
+              "--from-literal=MODEL_REPO_GIT_TOKEN=<token with read_api scope>".format(SECRET, namespace))
+    return url, token, " ".join(problems)
+
+
+def model_lookups(batch: Mapping[str, Any], existing: Any, gitlab_read: Any, gitlab_rereads: Any,
+                  tokens: Mapping[str, str]) -> Dict[str, Any]:
+    """After the reads: services whose namespace could not be read fail; one GitLab resolution per (GitLab, token,
+    model ref), whichever namespaces the services are in. ``tokens`` holds the tokens given per host."""
+    services = plain(batch["services"])
+    found = _existing_by_namespace(existing)
+    objects = _gitlab_objects(gitlab_read)
+    failures = read_failures(gitlab_read, gitlab_rereads)
+    lookups: Dict[str, Dict[str, Any]] = {}
+    secret_tokens: Dict[str, str] = {}
+    for host, service in sorted(services.items()):
+        if service["error"]:
+            continue
+        namespace = service["namespace"]
+        if not service["render_only"] and isinstance(found.get(namespace), str):
+            service["error"] = found[namespace]
+            continue
+        if namespace in failures:
+            service["error"] = failures[namespace]
+            continue
+        url, token, problem = gitlab_connection(service, objects.get(("ConfigMap", namespace)),
+                                                objects.get(("Secret", namespace)), str(tokens.get(host) or ""))
+        if problem:
+            service["error"] = problem
+            continue
+        values = service["values"]
+        args = {"repo": values.get("isvc_model_repo") or "",
+                "search_namespace": values.get("isvc_model_search_namespace") or "amlmodels",
+                "project_path": values.get("isvc_model_project_path") or None,
+                "branch": values.get("isvc_model_repo_branch") or None, "tag": values.get("isvc_model_repo_tag") or None,
+                "validate_certs": flag(values.get("isvc_gitlab_validate_certs", True)),
+                "ca_path": values.get("isvc_gitlab_ca_path") or None}
+        identity = json.dumps([url, token, args], sort_keys=True)
+        if identity not in lookups:
+            key = "model-{0}".format(len(lookups) + 1)
+            lookups[identity] = {"key": key, "api_url": url, "args": args}
+            secret_tokens[key] = token
+        service["model_key"] = lookups[identity]["key"]
+    return {"services": services, "existing": found, "lookups": list(lookups.values()), "gitlab_tokens": secret_tokens}
+
+
+def _by_item_key(registered: Any) -> Dict[str, Dict[str, Any]]:
+    return {str((r.get("item") or {}).get("key")): r for r in _registered(registered)}
+
+
+def runtime_lookups(batch: Mapping[str, Any], models: Any) -> List[Dict[str, Any]]:
+    """One runtime look-up per (runtime name, class, model format) among the services whose model resolved."""
+    resolved = _by_item_key(models)
+    lookups: Dict[str, Dict[str, Any]] = {}
+    for service in _active(batch["services"]):
+        model = resolved.get(service.get("model_key", "")) or {}
+        if model.get("failed") or not model.get("library_name"):
+            continue
+        values = service["values"]
+        runtime = {"name": values.get("isvc_runtime_name") or None, "runtime_class": values.get("isvc_runtime_class") or None,
+                   "model_format": model["library_name"]}
+        key = json.dumps(runtime, sort_keys=True)
+        lookups.setdefault(key, dict(runtime, key=key))
+    return [lookups[k] for k in sorted(lookups)]
+
+
+def _runtime_key(values: Mapping[str, Any], model_format: Any) -> str:
+    return json.dumps({"name": values.get("isvc_runtime_name") or None,
+                       "runtime_class": values.get("isvc_runtime_class") or None, "model_format": model_format},
+                      sort_keys=True)
+
+
+def prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, Any]:
+    """Each service rendered with its model and runtime and checked by the guard, as the role does; the namespaces to
+    label privileged for hostIPC, the apply groups and the manifests to write."""
+    services = plain(batch["services"])
+    existing = batch.get("existing") or {}
+    resolved, chosen = _by_item_key(models), _by_item_key(runtimes)
+    for service in services.values():
+        if service["error"]:
+            continue
+        values = service["values"]
+        model = resolved.get(service.get("model_key", "")) or {"failed": True, "msg": "no model look-up"}
+        if model.get("failed"):
+            service["error"] = str(model.get("msg") or "the model could not be resolved")
+            continue
+        runtime = chosen.get(_runtime_key(values, model.get("library_name"))) or {"failed": True, "msg": "no runtime look-up"}
+        if runtime.get("failed"):
+            service["error"] = str(runtime.get("msg") or "no serving runtime fits")
+            continue
+        service["model"] = {k: model.get(k) for k in ("project_path", "commit_id", "revision", "repo", "library_name")}
+        service["runtime"] = {"name": (runtime.get("runtime") or {}).get("name", ""), "choice": runtime.get("choice", "")}
+        rendered = render(values, model, runtime.get("runtime") or {})
+        if rendered.get("error"):
+            service["error"] = rendered["error"]
+            continue
+        service["rendered"] = rendered
+        if service["render_only"]:
+            continue  # as the role: a manifest only, no guard, no writes
+        namespace = existing.get(service["namespace"]) or {}
+        psa_level = namespace.get("pod_security_level")
+        problems = _role_checks.guard_problems(values, (namespace.get("services") or {}).get(service["name"]),
+                                               rendered["deployment_mode"], psa_level)
+        if problems:
+            service["error"] = " ".join(problems)
+            continue
+        service["label_namespace"] = _role_checks.needs_privileged_label(values, psa_level)
+        service["pod_security_unread"] = flag(values.get("isvc_host_ipc", True)) and namespace.get("pod_security_read") \
+            and psa_level is None
+    active = _active(services)
+    return {
+        "services": services,
+        "label_namespaces": sorted({s["namespace"] for s in active if s.get("label_namespace")}),
+        "pod_security_unread": sorted({s["namespace"] for s in active if s.get("pod_security_unread")}),
+        "manifests": [{"path": s["manifest"], "resource": s["rendered"]["resource"]} for s in active if s["render_only"]],
+        "apply": apply_groups(services),
+    }
+
+
+def apply_groups(services: Mapping[str, Service]) -> List[Dict[str, Any]]:
+    """The rendered InferenceServices to apply, one group per field manager and force_conflicts."""
+    groups: Dict[str, Dict[str, Any]] = {}
+    for service in _active(services):
+        if service["render_only"]:
+            continue
+        key = json.dumps([service["field_manager"], service["force_conflicts"]])
+        group = groups.setdefault(key, {"field_manager": service["field_manager"],
+                                        "force_conflicts": service["force_conflicts"], "hosts": [], "definitions": []})
+        group["hosts"].append(service["host"])
+        group["definitions"].append(service["rendered"]["resource"])
+    return [groups[k] for k in sorted(groups)]
+
+
+def _apply_results(registered: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """Per definition, from one kubernetes.core.k8s call with continue_on_error: one result, or result.results."""
+    count = len(registered["item"]["definitions"])
+    if registered.get("failed") or registered.get("skipped"):
+        reason = registered.get("msg") or ("skipped" if registered.get("skipped") else "the apply failed")
+        return [{"error": {"msg": reason}}] * count
+    if count == 1:
+        return [registered]
+    return list((registered.get("result") or {}).get("results") or [])
+
+
+def applied(registered: Any) -> Dict[str, Dict[str, Any]]:
+    """Each applied service's apply outcome by host: ``changed``, and ``error`` (empty when applied)."""
+    found: Dict[str, Dict[str, Any]] = {}
+    for group in _registered(registered):
+        results = _apply_results(group)
+        for index, host in enumerate(group["item"]["hosts"]):
+            result = results[index] if index < len(results) else {"error": {"msg": "no result for this definition"}}
+            error = result.get("error") or {}
+            found[host] = {"changed": bool(result.get("changed")),
+                           "error": " ".join(str(error.get("msg") or "").split()) if error else ""}
+    return found
+
+
+def waits(prepared: Mapping[str, Any], registered: Any) -> List[Dict[str, Any]]:
+    """One wait per namespace and timeout for the services applied without error whose isvc_wait is true."""
+    done = applied(registered)
+    found: Dict[Tuple[str, int], Dict[str, Any]] = {}
+    for service in _active(prepared["services"]):
+        if service["render_only"] or not service["wait"] or (done.get(service["host"]) or {"error": "x"})["error"]:
+            continue
+        key = (service["namespace"], service["wait_timeout"])
+        found.setdefault(key, {"namespace": key[0], "timeout": key[1], "names": []})["names"].append(service["name"])
+    return [found[k] for k in sorted(found)]
+
+
+def _wait_summaries(registered: Any) -> Dict[str, Dict[str, Any]]:
+    summaries: Dict[str, Dict[str, Any]] = {}
+    for result in _registered(registered):
+        item = result.get("item") or {}
+        by_name = {s.get("name"): s for s in result.get("inference_services") or []}
+        for name in item.get("names") or []:
+            # a wait that failed as a whole (RBAC, lost apiserver) has no entry per service: its message is theirs
+            summaries[item.get("namespace", "") + "/" + name] = by_name.get(name) or {
+                "ready": False, "message": result.get("msg") or "the wait failed"}
+    return summaries
+
+
+def _summary_line(outcome: Mapping[str, Any], check_mode: bool) -> str:
+    state = "ready" if outcome["ready"] else ("checked" if check_mode else "applied (not waited)")
+    return ("{namespace}/{name}: {state}, {project_path}@{revision} on {runtime} ({deployment_mode}), in cluster "
+            "{in_cluster_endpoint}, outside {outside}".format(state=state, outside=outcome["out_cluster_endpoint"] or "(none yet)",
+                                                              **outcome))
+
+
+def outcomes(prepared: Mapping[str, Any], registered_apply: Any, registered_wait: Any, manifests: Any, now: float,
+             check_mode: bool = False) -> Dict[str, Dict[str, Any]]:
+    """The outcome of each service of the batch, by host: the role's result, and ``failed`` with ``msg``."""
+    done = applied(registered_apply)
+    summaries = _wait_summaries(registered_wait)
+    written = {(r.get("item") or {}).get("path"): r for r in _registered(manifests)}
+    found: Dict[str, Dict[str, Any]] = {}
+    for host, service in prepared["services"].items():
+        outcome: Dict[str, Any] = {"name": service["name"], "namespace": service["namespace"], "failed": False, "msg": "",
+                                   "ready": False, "changed": False, "seconds": round(now - (service["started"] or now), 1)}
+        error = service["error"]
+        if not error and service["render_only"]:
+            result = written.get(service["manifest"]) or {"failed": True, "msg": "the manifest was not written"}
+            if result.get("failed"):
+                error = ("Cannot write the manifest under isvc_render_dir ({0}): {1}. Set isvc_render_dir to a directory "
+                         "this controller user may create and write.".format(
+                             service["values"].get("isvc_render_dir"), result.get("msg")))
+            outcome.update(manifest=service["manifest"], changed=bool(result.get("changed")))
+        elif not error:
+            apply = done.get(host) or {"error": "not applied", "changed": False}
+            summary = summaries.get(service["namespace"] + "/" + service["name"])
+            if apply["error"]:
+                error = apply["error"]
+            elif summary is not None and not summary.get("ready"):
+                error = str(summary.get("message") or "not ready")
+            outcome.update(changed=apply["changed"], ready=bool((summary or {}).get("ready")),
+                           out_cluster_endpoint=str((summary or {}).get("url") or ""),
+                           waited=(summary or {}).get("waited", 0))
+        if error:
+            outcome.update(failed=True, msg=error)
+            found[host] = outcome
+            continue
+        rendered, model = service["rendered"], service["model"]
+        outcome.update(in_cluster_endpoint=rendered["in_cluster_endpoint"], deployment_mode=rendered["deployment_mode"],
+                       project_path=model["project_path"], commit_id=model["commit_id"], revision=model["revision"],
+                       runtime=service["runtime"]["name"], runtime_choice=service["runtime"]["choice"])
+        outcome.setdefault("out_cluster_endpoint", "")
+        outcome["msg"] = (_summary_line(outcome, check_mode) if not service["render_only"] else
+                          "{0}/{1}: manifest {2}".format(service["namespace"], service["name"], service["manifest"]))
+        found[host] = outcome
+    return found
+
+
+def stats(outcomes_by_host: Mapping[str, Mapping[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """isvc_results for set_stats: every outcome by namespace/name, the failed ones with their reason."""
+    return {"{0}/{1}".format(o["namespace"], o["name"]): dict(o) for o in outcomes_by_host.values()}
+
+
+# -- the batch report ---------------------------------------------------------------------------------------------
+
+
+def report(results: Mapping[str, Mapping[str, Any]], hosts: List[str]) -> List[Dict[str, Any]]:
+    """One report line per host of the play, from each host's isvc_result; a host with none was not reached (the
+    rollout stopped before it at max_fail_percentage) and is reported as skipped."""
+    lines = []
+    for host in hosts:
+        result = results.get(host) or {}
+        failed = bool(result.get("failed"))
+        lines.append({"service": str(result.get("name") or host.split("@")[0]),
+                      "namespace": str(result.get("namespace") or ""),
+                      "result": "failed" if failed else ("ok" if result else "skipped"),
+                      "commit": str(result.get("commit_id") or ""),
+                      "endpoint": str(result.get("out_cluster_endpoint") or result.get("in_cluster_endpoint")
+                                      or result.get("manifest") or ""),
+                      "seconds": float(result.get("seconds") or 0),
+                      "reason": " ".join(str(result.get("msg") or "").split()) if failed else ("" if result else NO_OUTCOME)})
+    return sorted(lines, key=lambda line: (line["namespace"], line["service"]))
+
+
+def junit_xml(lines: List[Mapping[str, Any]], suite: str = "aml.kserve batch_deploy") -> str:
+    """The report as JUnit XML: one testcase per service (failed ones marked)."""
+    root = ET.Element("testsuites")
+    failed = [o for o in lines if o.get("result") == "failed"]
+    skipped = [o for o in lines if o.get("result") == "skipped"]
+    attrs = {"name": suite, "tests": str(len(lines)), "failures": str(len(failed)), "errors": "0",
+             "skipped": str(len(skipped)),
+             "time": "{0:.3f}".format(sum(float(o.get("seconds") or 0) for o in lines))}
+    root.attrib.update(attrs)
+    element = ET.SubElement(root, "testsuite", attrs)
+    for line in lines:
+        case = ET.SubElement(element, "testcase", {"classname": str(line.get("namespace", "")),
+                                                   "name": str(line.get("service", "")),
+                                                   "time": "{0:.3f}".format(float(line.get("seconds") or 0))})
+        if line.get("result") == "failed":
+            node = ET.SubElement(case, "failure", {"message": str(line.get("reason", ""))[:500], "type": "DeployFailed"})
+            node.text = str(line.get("reason", ""))
+        elif line.get("result") == "skipped":
+            ET.SubElement(case, "skipped", {"message": str(line.get("reason", ""))})
+        else:
+            out = ET.SubElement(case, "system-out")
+            out.text = "commit {0}\nendpoint {1}".format(line.get("commit", ""), line.get("endpoint", ""))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def table(lines: List[Mapping[str, Any]]) -> List[str]:
+    """The report as an aligned text table, one line per service (a list, so debug prints it readably)."""
+    headers = ("SERVICE", "NAMESPACE", "RESULT", "COMMIT", "ENDPOINT", "SECONDS", "FAILURE")
+    rows = [(str(o.get("service", "")), str(o.get("namespace", "")), str(o.get("result", "")), str(o.get("commit", ""))[:12],
+             str(o.get("endpoint", "")), "{0:.1f}".format(float(o.get("seconds") or 0)),
+             " ".join(str(o.get("reason", "")).split())[:120]) for o in lines]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    text = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [headers] + rows]
+    counts = [sum(1 for o in lines if o.get("result") == r) for r in ("ok", "failed", "skipped")]
+    text.append("{0} of {3} deployed; {1} failed; {2} skipped".format(*counts, len(lines)))
+    return text

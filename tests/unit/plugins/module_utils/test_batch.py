@@ -1,0 +1,211 @@
+"""module_utils/_batch.py: the role's steps over a play batch, from registered results to per-service outcomes."""
+
+from __future__ import annotations
+
+import base64
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+
+from ansible_collections.aml.kserve.plugins.module_utils import _batch
+from tests.harness.ansible import REPO_ROOT
+
+ROLE = REPO_ROOT / "roles" / "isvc"
+DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+OPTIONS = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+TOKEN = "glpat-unit-secret"
+MODEL = {"repo": "m", "project_id": 1, "project_path": "amlmodels/m", "group": "amlmodels", "subgroup": "",
+         "branch": "main", "revision": "v1", "commit_id": "c" * 40, "pipeline_tag": "text-generation",
+         "library_name": "transformers"}
+RUNTIME = {"runtime": {"name": "vllm-rt", "runtime_class": "vllm", "container": {}}, "choice": "by class"}
+
+
+def service(name: str, namespace: str = "ns1", **values) -> dict:
+    return dict(DEFAULTS, **dict({"isvc_name": name, "isvc_namespace": namespace, "isvc_model_repo": "m",
+                                  "isvc_model_repo_tag": "v1", "isvc_runtime_class": "vllm"}, **values))
+
+
+def config(namespace: str) -> dict:
+    return {"item": {"kind": "ConfigMap", "name": _batch.CONFIG_MAP, "namespace": namespace},
+            "msg": [{"data": {"MODEL_REPO_GIT_BASE": "gl.example", "MODEL_REPO_GIT_SCHEME": "https"}}]}
+
+
+def secret(namespace: str, token: str = TOKEN) -> dict:
+    return {"item": {"kind": "Secret", "name": _batch.SECRET, "namespace": namespace},
+            "msg": [{"data": {"MODEL_REPO_GIT_TOKEN": base64.b64encode(token.encode()).decode()}}]}
+
+
+def existing(*namespaces: str, services=None) -> dict:
+    return {"results": [{"item": {"namespace": ns}, "inference_services": services or [], "pod_security_level": ""}
+                        for ns in namespaces]}
+
+
+def run_to_lookups(inputs: dict, gitlab_read: dict, tokens=None, reads=None):
+    batch = _batch.plan(inputs, OPTIONS)
+    return _batch.model_lookups(batch, reads or existing("ns1", "ns2"), gitlab_read, {}, tokens or {})
+
+
+def test_plan_checks_before_any_request_with_the_roles_messages():
+    batch = _batch.plan({"ok": service("ok"), "rules": service("rules", isvc_min_replicas=3, isvc_max_replicas=2),
+                         "render": service("render", isvc_cpu_request="lots"),
+                         "types": service("types", isvc_min_replicas="many"),
+                         "gone": service("gone", isvc_state="absent")}, OPTIONS)
+    services = batch["services"]
+    assert "gone" not in services, "removal is the role's per-host path"
+    assert services["ok"]["error"] == ""
+    assert services["rules"]["error"] == (
+        "Invalid role variables (1): isvc_max_replicas (2) must not be less than isvc_min_replicas (3)")
+    assert "cpu_request='lots' is not a Kubernetes quantity" in services["render"]["error"]
+    assert services["render"]["error"].endswith(_batch._role_checks.RENDER_HINT)
+    assert services["types"]["error"].startswith("Validation of arguments failed:\n")
+    assert "isvc_min_replicas" in services["types"]["error"]
+    # only the good service is read, once for its namespace
+    assert batch["existing_reads"] == [{"namespace": "ns1", "names": ["ok"], "pod_security": True}]
+    assert batch["gitlab_reads"] == [{"kind": "ConfigMap", "name": _batch.CONFIG_MAP, "namespace": "ns1"},
+                                     {"kind": "Secret", "name": _batch.SECRET, "namespace": "ns1"}]
+
+
+def test_plan_never_keeps_a_given_token_and_reads_nothing_for_given_gitlab():
+    batch = _batch.plan({"a": service("a", isvc_gitlab_url=" https://gl ", isvc_gitlab_token=TOKEN)}, OPTIONS)
+    assert TOKEN not in str(batch)
+    assert batch["gitlab_reads"] == []
+    assert batch["services"]["a"]["gitlab_url"] == "https://gl", "trimmed, as the role always did"
+
+
+def test_same_gitlab_and_ref_in_two_namespaces_is_one_lookup_and_tokens_stay_apart():
+    inputs = {"a": service("a"), "b": service("b", "ns2"), "c": service("c", isvc_model_repo="other")}
+    found = run_to_lookups(inputs, {"results": [config("ns1"), secret("ns1"), config("ns2"), secret("ns2")]})
+    assert len(found["lookups"]) == 2
+    keys = {h: s["model_key"] for h, s in found["services"].items()}
+    assert keys["a"] == keys["b"] != keys["c"]
+    assert found["lookups"][0]["api_url"] == "https://gl.example"
+    assert TOKEN not in str({k: v for k, v in found.items() if k != "gitlab_tokens"})
+    assert set(found["gitlab_tokens"].values()) == {TOKEN}
+
+
+def test_another_token_means_another_lookup_and_tokens_are_trimmed():
+    inputs = {"a": service("a"), "b": service("b", "ns2")}
+    found = run_to_lookups(inputs, {"results": [config("ns1"), secret("ns1", TOKEN + "\n"), config("ns2"),
+                                                secret("ns2", "other")]})
+    assert len(found["lookups"]) == 2
+    assert sorted(found["gitlab_tokens"].values()) == sorted([TOKEN, "other"])
+
+
+@pytest.mark.parametrize("reads, expected", [
+    ([secret("ns1")], ["ConfigMap aml-image-builder-config does not exist in namespace ns1",
+                       "kubectl create configmap aml-image-builder-config -n ns1"]),
+    ([{"item": config("ns1")["item"], "msg": [{"data": {}}]}, secret("ns1")],
+     ["ConfigMap aml-image-builder-config in namespace ns1 lacks the key MODEL_REPO_GIT_BASE"]),
+    ([config("ns1")], ["Secret aml-image-builder-secret does not exist in namespace ns1"]),
+    ([config("ns1"), {"item": secret("ns1")["item"], "msg": [{"data": {}}]}],
+     ["Secret aml-image-builder-secret in namespace ns1 lacks the key MODEL_REPO_GIT_TOKEN"]),
+])
+def test_missing_pipeline_configuration_is_explained(reads, expected):
+    found = run_to_lookups({"a": service("a")}, {"results": reads})
+    for text in expected:
+        assert text in found["services"]["a"]["error"]
+    assert found["lookups"] == []
+
+
+def test_a_failed_read_is_its_namespaces_own_and_says_which():
+    inputs = {"a": service("a"), "b": service("b", "ns2")}
+    failed = {"item": secret("ns2")["item"], "failed": True, "msg": "lookup failed"}
+    batch = _batch.plan(inputs, OPTIONS)
+    registered = {"results": [config("ns1"), secret("ns1"), config("ns2"), failed]}
+    assert _batch.failed_reads(registered) == [{"namespace": "ns2"}]
+    found = _batch.model_lookups(batch, existing("ns1", "ns2"), registered, {"results": [{"item": {"namespace": "ns2"}}]}, {})
+    assert found["services"]["a"]["error"] == ""
+    assert found["services"]["b"]["error"].startswith("Cannot read Secret aml-image-builder-secret in namespace ns2")
+    forbidden = ('configmaps "aml-image-builder-config" is forbidden: User "x" cannot get resource "configmaps"')
+    reread = {"results": [{"item": {"namespace": "ns2"}, "failed": True,
+                           "msg": 'Failed: HTTP response body: {"kind":"Status","message":"' + forbidden.replace('"', '\\"') + '"}'}]}
+    found = _batch.model_lookups(batch, existing("ns1", "ns2"), registered, reread, {})
+    assert found["services"]["b"]["error"].startswith(
+        "Cannot read ConfigMap aml-image-builder-config in namespace ns2: " + forbidden)
+
+
+def test_a_namespace_that_cannot_be_read_fails_its_services_before_gitlab():
+    reads = {"results": [{"item": {"namespace": "ns1"}, "failed": True, "msg": "Forbidden while listing"}]}
+    found = run_to_lookups({"a": service("a")}, {"results": [config("ns1"), secret("ns1")]}, reads=reads)
+    assert found["services"]["a"]["error"] == "Forbidden while listing"
+    assert found["lookups"] == []
+
+
+def prepared(inputs: dict, models=None, runtimes=None, reads=None, check_mode=False):
+    found = run_to_lookups(inputs, {"results": [r for ns in ("ns1", "ns2") for r in (config(ns), secret(ns))]}, reads=reads)
+    models = models or {"results": [dict(MODEL, item=lookup) for lookup in found["lookups"]]}
+    runtime_items = _batch.runtime_lookups(found, models)
+    runtimes = runtimes or {"results": [dict(RUNTIME, item=item) for item in runtime_items]}
+    return _batch.prepare(found, models, runtimes)
+
+
+def test_prepare_renders_guards_and_groups_the_apply_per_field_manager():
+    done = prepared({"a": service("a"), "b": service("b", "ns2"), "c": service("c", isvc_field_manager="other"),
+                     "g": service("g", isvc_render_only=True)})
+    assert [len(g["definitions"]) for g in done["apply"]] == [2, 1]
+    assert [g["field_manager"] for g in done["apply"]] == ["aml.kserve", "other"]
+    assert done["apply"][0]["hosts"] == ["a", "b"]
+    assert done["manifests"] == [{"path": "./manifests/ns1/g.yaml", "resource": done["services"]["g"]["rendered"]["resource"]}]
+    assert done["services"]["a"]["rendered"]["resource"]["spec"]["predictor"]["model"]["runtime"] == "vllm-rt"
+
+
+def test_guard_refuses_an_update_and_a_forbidding_pod_security_level():
+    reads = {"results": [{"item": {"namespace": "ns1"}, "pod_security_level": "baseline",
+                          "inference_services": [{"name": "a", "resource": {"metadata": {"annotations": {
+                              "serving.kserve.io/deploymentMode": "RawDeployment"}}}}]}]}
+    done = prepared({"a": service("a", isvc_update_if_exists=False), "b": service("b"),
+                     "c": service("c", isvc_manage_pod_security=True)}, reads=reads)
+    assert "already exists and isvc_update_if_exists is false" in done["services"]["a"]["error"]
+    assert "enforces Pod Security level baseline" in done["services"]["b"]["error"]
+    assert done["services"]["c"]["error"] == "" and done["label_namespaces"] == ["ns1"]
+
+
+def test_model_and_runtime_failures_are_their_services_own():
+    inputs = {"a": service("a"), "b": service("b", isvc_model_repo="other")}
+    found = run_to_lookups(inputs, {"results": [config("ns1"), secret("ns1")]})
+    first, second = found["lookups"]
+    models = {"results": [dict(MODEL, item=first), {"item": second, "failed": True, "msg": "GitLab answered 503"}]}
+    done = _batch.prepare(found, models, {"results": []})
+    assert done["services"]["b"]["error"] == "GitLab answered 503"
+    assert done["services"]["a"]["error"] == "no runtime look-up"
+    assert done["apply"] == []
+
+
+def test_outcomes_from_apply_and_wait_one_wait_per_namespace_and_timeout():
+    done = prepared({"a": service("a"), "b": service("b", isvc_wait_timeout=60), "c": service("c"),
+                     "d": service("d", "ns2")})
+    apply = {"results": [{"item": done["apply"][0], "changed": True, "result": {"results": [
+        {"changed": True}, {"changed": True}, {"error": {"msg": "409 Conflict"}}, {"changed": False}]}}]}
+    waits = _batch.waits(done, apply)
+    assert waits == [{"namespace": "ns1", "timeout": 60, "names": ["b"]},
+                     {"namespace": "ns1", "timeout": 1800, "names": ["a"]},
+                     {"namespace": "ns2", "timeout": 1800, "names": ["d"]}]
+    waited = {"results": [
+        {"item": waits[0], "failed": True, "msg": "1 of 1 not ready",
+         "inference_services": [{"name": "b", "ready": False, "message": "InferenceService ns1/b was not ready after 60 s"}]},
+        {"item": waits[1], "inference_services": [{"name": "a", "ready": True, "url": "http://a.example"}]},
+        {"item": waits[2], "failed": True, "msg": "Cannot reach the Kubernetes API"}]}
+    found = _batch.outcomes(done, apply, waited, {}, now=0.0)
+    assert found["a"]["failed"] is False and found["a"]["ready"] is True and found["a"]["changed"] is True
+    assert found["a"]["msg"].startswith("ns1/a: ready, amlmodels/m@v1 on vllm-rt (RawDeployment)")
+    assert found["b"] == dict(found["b"], failed=True, msg="InferenceService ns1/b was not ready after 60 s")
+    assert found["c"]["msg"] == "409 Conflict"
+    assert found["d"]["msg"] == "Cannot reach the Kubernetes API"
+    stats = _batch.stats(found)
+    assert sorted(stats) == ["ns1/a", "ns1/b", "ns1/c", "ns2/d"] and stats["ns1/c"]["failed"] is True
+
+
+def test_report_table_and_junit():
+    results = {"a": {"name": "a", "namespace": "ns1", "failed": False, "commit_id": "c" * 40, "out_cluster_endpoint": "http://a",
+                     "seconds": 1.5},
+               "b@ns2": {"name": "b", "namespace": "ns2", "failed": True, "msg": "bad\n input"}}
+    lines = _batch.report(results, ["a", "b@ns2", "c"])
+    assert [(line["service"], line["result"]) for line in lines] == [("c", "skipped"), ("a", "ok"), ("b", "failed")]
+    assert lines[2]["reason"] == "bad input"
+    assert lines[0]["reason"] == _batch.NO_OUTCOME
+    table = _batch.table(lines)
+    assert table[-1] == "1 of 3 deployed; 1 failed; 1 skipped"
+    root = ET.fromstring(_batch.junit_xml(lines).split("\n", 1)[1])
+    assert (root.attrib["tests"], root.attrib["failures"], root.attrib["skipped"]) == ("3", "1", "1")
+    assert root.find(".//testcase[@name='b']/failure").attrib["message"] == "bad input"
