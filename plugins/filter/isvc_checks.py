@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
 
-from ansible_collections.aml.kserve.plugins.module_utils import _role_checks
+from ansible_collections.aml.kserve.plugins.module_utils import _ownership, _role_checks
 
 
 def isvc_input_problems(values: Mapping[str, Any]) -> List[str]:
@@ -24,7 +24,11 @@ def isvc_render_problem(message: str) -> str:
     return _role_checks.render_problem(message)
 
 
+def isvc_apply_problem(applied: Mapping[str, Any], namespace: str, name: str, method: str) -> str:
+    return _ownership.apply_problem(applied, namespace, name, method, "isvc_force_conflicts", "isvc_update_if_exists")
+
+
 class FilterModule:
     def filters(self) -> Dict[str, Any]:
         return {"isvc_input_problems": isvc_input_problems, "isvc_guard_problems": isvc_guard_problems,
-                "isvc_render_problem": isvc_render_problem}
+                "isvc_render_problem": isvc_render_problem, "isvc_apply_problem": isvc_apply_problem}
