@@ -39,6 +39,8 @@ class FilterModule:
             "_isvc_model_lookups": _batch.model_lookups,
             "_isvc_runtime_lookups": _batch.runtime_lookups,
             "_isvc_prepare": _batch.prepare,
+            "_isvc_ownership_groups": _batch.ownership_groups,
+            "_isvc_apply_groups": _batch.apply_groups,
             "_isvc_waits": _batch.waits,
             "_isvc_outcomes": _batch.outcomes,
             "_isvc_stats": _batch.stats,

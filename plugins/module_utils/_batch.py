@@ -25,6 +25,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.aml.kserve.plugins.module_utils import _role_checks
 from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError
 from ansible_collections.aml.kserve.plugins.module_utils._kube_errors import kube_error_message
+from ansible_collections.aml.kserve.plugins.module_utils._ownership import apply_problem
 from ansible_collections.aml.kserve.plugins.module_utils._render import render_result
 from ansible_collections.aml.kserve.plugins.module_utils._role_checks import flag
 
@@ -334,22 +335,69 @@ def prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, A
         "label_namespaces": sorted({s["namespace"] for s in active if s.get("label_namespace")}),
         "pod_security_unread": sorted({s["namespace"] for s in active if s.get("pod_security_unread")}),
         "manifests": [{"path": s["manifest"], "resource": s["rendered"]["resource"]} for s in active if s["render_only"]],
-        "apply": apply_groups(services),
+        "existing": existing,
     }
 
 
-def apply_groups(services: Mapping[str, Service]) -> List[Dict[str, Any]]:
-    """The rendered InferenceServices to apply, one group per field manager and force_conflicts."""
+def label_failures(labelled: Any) -> Dict[str, str]:
+    """Why a namespace could not be labelled privileged (isvc_manage_pod_security), by namespace."""
+    return {str(r.get("item")): "Cannot label namespace {0} privileged for hostIPC (isvc_manage_pod_security): {1}".format(
+        r.get("item"), r.get("msg") or "the patch failed") for r in _registered(labelled) if r.get("failed")}
+
+
+def ownership_groups(batch: Mapping[str, Any], labelled: Any = None) -> List[Dict[str, Any]]:
+    """The rendered InferenceServices for inference_service_ownership, one call per field manager, force_conflicts
+    and isvc_update_if_exists, each with what was read of them; none of a namespace that could not be labelled."""
+    existing = batch.get("existing") or {}
+    unlabelled = label_failures(labelled)
     groups: Dict[str, Dict[str, Any]] = {}
-    for service in _active(services):
-        if service["render_only"]:
+    for service in _active(batch["services"]):
+        if service["render_only"] or service["namespace"] in unlabelled:
             continue
-        key = json.dumps([service["field_manager"], service["force_conflicts"]])
-        group = groups.setdefault(key, {"field_manager": service["field_manager"],
-                                        "force_conflicts": service["force_conflicts"], "hosts": [], "definitions": []})
+        update = flag(service["values"].get("isvc_update_if_exists", True))
+        key = json.dumps([service["field_manager"], service["force_conflicts"], update])
+        group = groups.setdefault(key, {"field_manager": service["field_manager"], "force_conflicts": service["force_conflicts"],
+                                        "update_if_exists": update, "hosts": [], "resources": [], "existing": []})
         group["hosts"].append(service["host"])
-        group["definitions"].append(service["rendered"]["resource"])
+        group["resources"].append(service["rendered"]["resource"])
+        found = ((existing.get(service["namespace"]) or {}).get("services") or {}).get(service["name"])
+        if found:
+            group["existing"].append(found)
     return [groups[k] for k in sorted(groups)]
+
+
+def apply_groups(batch: Mapping[str, Any], labelled: Any, ownership: Any, check_mode: bool = False) -> Dict[str, Any]:
+    """After the labels and inference_service_ownership: each service's problem is its own; the definitions it
+    returned (with their preconditions) grouped into one kubernetes.core.k8s call per field manager, force_conflicts
+    and method."""
+    services = plain(batch["services"])
+    for namespace, problem in label_failures(labelled).items():
+        for service in services.values():
+            if service["namespace"] == namespace and not service["error"] and not service["render_only"]:
+                service["error"] = problem
+    groups: Dict[str, Dict[str, Any]] = {}
+    for result in _registered(ownership):
+        item = result.get("item") or {}
+        prepared_services = result.get("services") or []
+        for index, host in enumerate(item.get("hosts") or []):
+            service = services[host]
+            if result.get("failed") and not prepared_services:
+                service["error"] = str(result.get("msg") or "the ownership check failed")
+                continue
+            owned = prepared_services[index] if index < len(prepared_services) else {
+                "failed": True, "msg": "no ownership result for this InferenceService"}
+            if owned.get("failed"):
+                service["error"] = str(owned.get("msg") or "the ownership check failed")
+                continue
+            # a check-mode dry-run cannot see the migration it did not write: its old fields would conflict
+            force = bool(item.get("force_conflicts")) or (check_mode and bool(owned.get("migrated")))
+            service["method"] = str(owned.get("method") or "apply")
+            key = json.dumps([service["field_manager"], force, service["method"]])
+            group = groups.setdefault(key, {"field_manager": service["field_manager"], "force_conflicts": force,
+                                            "method": service["method"], "hosts": [], "definitions": []})
+            group["hosts"].append(host)
+            group["definitions"].append(owned.get("definition") or service["rendered"]["resource"])
+    return dict(batch, services=services, apply=[groups[k] for k in sorted(groups)])
 
 
 def _apply_results(registered: Mapping[str, Any]) -> List[Dict[str, Any]]:
@@ -363,22 +411,24 @@ def _apply_results(registered: Mapping[str, Any]) -> List[Dict[str, Any]]:
     return list((registered.get("result") or {}).get("results") or [])
 
 
-def applied(registered: Any) -> Dict[str, Dict[str, Any]]:
-    """Each applied service's apply outcome by host: ``changed``, and ``error`` (empty when applied)."""
+def applied(registered: Any, services: Mapping[str, Service]) -> Dict[str, Dict[str, Any]]:
+    """Each applied service's apply outcome by host: ``changed``, and ``error`` (empty when applied) in words that
+    say what happened to the object and what to do (the apiserver's raw answer stays in the registered result)."""
     found: Dict[str, Dict[str, Any]] = {}
     for group in _registered(registered):
         results = _apply_results(group)
         for index, host in enumerate(group["item"]["hosts"]):
             result = results[index] if index < len(results) else {"error": {"msg": "no result for this definition"}}
-            error = result.get("error") or {}
-            found[host] = {"changed": bool(result.get("changed")),
-                           "error": " ".join(str(error.get("msg") or "").split()) if error else ""}
+            service = services[host]
+            problem = apply_problem(result, service["namespace"], service["name"], group["item"].get("method", "apply"),
+                                    "isvc_force_conflicts", "isvc_update_if_exists")
+            found[host] = {"changed": bool(result.get("changed")), "error": problem}
     return found
 
 
 def waits(prepared: Mapping[str, Any], registered: Any) -> List[Dict[str, Any]]:
     """One wait per namespace and timeout for the services applied without error whose isvc_wait is true."""
-    done = applied(registered)
+    done = applied(registered, prepared["services"])
     found: Dict[Tuple[str, int], Dict[str, Any]] = {}
     for service in _active(prepared["services"]):
         if service["render_only"] or not service["wait"] or (done.get(service["host"]) or {"error": "x"})["error"]:
@@ -410,7 +460,7 @@ def _summary_line(outcome: Mapping[str, Any], check_mode: bool) -> str:
 def outcomes(prepared: Mapping[str, Any], registered_apply: Any, registered_wait: Any, manifests: Any, now: float,
              check_mode: bool = False) -> Dict[str, Dict[str, Any]]:
     """The outcome of each service of the batch, by host: the role's result, and ``failed`` with ``msg``."""
-    done = applied(registered_apply)
+    done = applied(registered_apply, prepared["services"])
     summaries = _wait_summaries(registered_wait)
     written = {(r.get("item") or {}).get("path"): r for r in _registered(manifests)}
     found: Dict[str, Dict[str, Any]] = {}

@@ -12,7 +12,12 @@ Helpers raise these; only a module's ``main()`` (through ``_module.run_module``)
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, Dict, List, Optional
+
+# Where the Status the apiserver answered starts, as the kubernetes client prints it (text, or a bytes repr).
+_STATUS = re.compile(r"(b')?\{\s*\"kind\":\s*\"Status\"")
 
 
 class AmlKserveError(Exception):
@@ -46,6 +51,10 @@ class KubernetesError(AmlKserveError):
     """The Kubernetes API refused or failed a request."""
 
 
+class OwnershipConflict(AmlKserveError):
+    """Applying would change fields another field manager set, or the object changed since it was read."""
+
+
 class RuntimeLookupError(AmlKserveError):
     """No usable (Cluster)ServingRuntime for the model."""
 
@@ -73,3 +82,19 @@ def as_result(error: AmlKserveError) -> Dict[str, Any]:
     result: Dict[str, Any] = {"msg": error.msg}
     result.update(error.details)
     return result
+
+
+def kube_status(text: Any) -> Dict[str, Any]:
+    """The apiserver's Status object inside an error text that a library passed on whole ({} when there is none)."""
+    text = str(text or "")
+    found = _STATUS.search(text)
+    if not found:
+        return {}
+    body = text[found.start() + (2 if found.group(1) else 0):]
+    if found.group(1):  # a bytes repr: undo its escapes
+        body = body.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    try:
+        status, _end = json.JSONDecoder().raw_decode(body)
+    except ValueError:
+        return {}
+    return status if isinstance(status, dict) else {}

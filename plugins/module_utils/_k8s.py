@@ -48,6 +48,22 @@ NAMESPACE = ("Namespace", "v1")
 POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce"
 
 
+def _status_body(err: Any) -> Dict[str, Any]:
+    body = getattr(err, "body", None)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    try:
+        status = json.loads(body) if isinstance(body, str) else {}
+    except ValueError:
+        status = {}
+    return status if isinstance(status, dict) else {}
+
+
+def _raise(err: BaseException) -> None:
+    """For ``KubeClient.call``: report an error caught outside it with the same words."""
+    raise err
+
+
 def _status_message(err: Any) -> str:
     body = getattr(err, "body", None)
     if isinstance(body, bytes):
@@ -120,6 +136,32 @@ class KubeClient:
             if err.details.get("status") == 404:
                 return None
             raise
+
+    def json_patch(self, kind_version: Tuple[str, str], name: str, namespace: Optional[str],
+                   patch: List[Dict[str, Any]]) -> Dict[str, Any]:
+        """Apply an RFC 6902 JSON patch (its ``test`` operations are preconditions); the object after it."""
+        resource = self.resource(*kind_version)
+        what = "patching {0} {1}".format(kind_version[0], "/".join(filter(None, (namespace, name))))
+        return self.call(what, resource.patch, body=patch, name=name, namespace=namespace,
+                         content_type="application/json-patch+json").to_dict()
+
+    def apply_conflicts(self, kind_version: Tuple[str, str], definition: Dict[str, Any],
+                        field_manager: str) -> Optional[Dict[str, Any]]:
+        """Server-side apply ``definition`` as a dry run, without force: the 409 Status when fields of other managers
+        would change, None when the apply would go through. Nothing is written."""
+        resource = self.resource(*kind_version)
+        metadata = definition.get("metadata") or {}
+        what = "checking field ownership of {0} {1}/{2}".format(kind_version[0], metadata.get("namespace"), metadata.get("name"))
+        try:
+            resource.server_side_apply(body=definition, namespace=metadata.get("namespace"), field_manager=field_manager,
+                                       force_conflicts=False, dry_run="All")
+        except DynamicApiError as err:
+            if getattr(err, "status", None) == 409:
+                return _status_body(err)
+            self.call(what, _raise, err)
+        except Urllib3HTTPError as err:
+            self.call(what, _raise, err)
+        return None
 
     def pod_security_level(self, namespace: str) -> Optional[str]:
         """The namespace's enforced Pod Security level ('' when unset); None when the Namespace cannot be read."""

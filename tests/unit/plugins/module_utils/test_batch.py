@@ -140,14 +140,35 @@ def prepared(inputs: dict, models=None, runtimes=None, reads=None, check_mode=Fa
     return _batch.prepare(found, models, runtimes)
 
 
-def test_prepare_renders_guards_and_groups_the_apply_per_field_manager():
+def owned(done: dict, check_mode: bool = False, **by_host) -> dict:
+    """inference_service_ownership's answer for each group: every service applied, unless by_host says otherwise."""
+    results = []
+    for group in _batch.ownership_groups(done):
+        services = [by_host.get(host) or {"method": "apply", "definition": dict(resource, checked=host), "migrated": False}
+                    for host, resource in zip(group["hosts"], group["resources"])]
+        results.append({"item": group, "services": services})
+    return _batch.apply_groups(done, {}, {"results": results}, check_mode)
+
+
+def test_prepare_renders_guards_and_groups_the_apply_per_field_manager_and_method():
     done = prepared({"a": service("a"), "b": service("b", "ns2"), "c": service("c", isvc_field_manager="other"),
-                     "g": service("g", isvc_render_only=True)})
-    assert [len(g["definitions"]) for g in done["apply"]] == [2, 1]
-    assert [g["field_manager"] for g in done["apply"]] == ["aml.kserve", "other"]
-    assert done["apply"][0]["hosts"] == ["a", "b"]
+                     "g": service("g", isvc_render_only=True), "n": service("n", isvc_update_if_exists=False)})
+    assert [(g["field_manager"], g["update_if_exists"], g["hosts"]) for g in _batch.ownership_groups(done)] == [
+        ("aml.kserve", False, ["n"]), ("aml.kserve", True, ["a", "b"]), ("other", True, ["c"])]
     assert done["manifests"] == [{"path": "./manifests/ns1/g.yaml", "resource": done["services"]["g"]["rendered"]["resource"]}]
     assert done["services"]["a"]["rendered"]["resource"]["spec"]["predictor"]["model"]["runtime"] == "vllm-rt"
+    grouped = owned(done, n={"method": "create", "definition": {"kind": "InferenceService"}},
+                    c={"failed": True, "msg": "spec.x: set to 7 by kubectl-edit"})
+    assert [(g["field_manager"], g["method"], g["hosts"]) for g in grouped["apply"]] == [
+        ("aml.kserve", "apply", ["a", "b"]), ("aml.kserve", "create", ["n"])]
+    assert grouped["apply"][0]["definitions"][0]["checked"] == "a", "the definition with its preconditions"
+    assert grouped["services"]["c"]["error"] == "spec.x: set to 7 by kubectl-edit"
+
+
+def test_check_mode_forces_over_a_migration_it_did_not_write():
+    done = prepared({"a": service("a"), "b": service("b")})
+    grouped = owned(done, check_mode=True, a={"method": "apply", "definition": {}, "migrated": True})
+    assert [(g["force_conflicts"], g["hosts"]) for g in grouped["apply"]] == [(False, ["b"]), (True, ["a"])]
 
 
 def test_guard_refuses_an_update_and_a_forbidding_pod_security_level():
@@ -159,6 +180,12 @@ def test_guard_refuses_an_update_and_a_forbidding_pod_security_level():
     assert "already exists and isvc_update_if_exists is false" in done["services"]["a"]["error"]
     assert "enforces Pod Security level baseline" in done["services"]["b"]["error"]
     assert done["services"]["c"]["error"] == "" and done["label_namespaces"] == ["ns1"]
+    labelled = {"results": [{"item": "ns1", "failed": True, "msg": 'namespaces "ns1" is forbidden: cannot patch'}]}
+    assert _batch.ownership_groups(done, labelled) == []
+    grouped = _batch.apply_groups(done, labelled, {"results": []})
+    assert grouped["services"]["c"]["error"] == (
+        "Cannot label namespace ns1 privileged for hostIPC (isvc_manage_pod_security): "
+        'namespaces "ns1" is forbidden: cannot patch')
 
 
 def test_model_and_runtime_failures_are_their_services_own():
@@ -169,14 +196,15 @@ def test_model_and_runtime_failures_are_their_services_own():
     done = _batch.prepare(found, models, {"results": []})
     assert done["services"]["b"]["error"] == "GitLab answered 503"
     assert done["services"]["a"]["error"] == "no runtime look-up"
-    assert done["apply"] == []
+    assert _batch.ownership_groups(done) == []
 
 
 def test_outcomes_from_apply_and_wait_one_wait_per_namespace_and_timeout():
-    done = prepared({"a": service("a"), "b": service("b", isvc_wait_timeout=60), "c": service("c"),
-                     "d": service("d", "ns2")})
+    done = owned(prepared({"a": service("a"), "b": service("b", isvc_wait_timeout=60), "c": service("c"),
+                           "d": service("d", "ns2")}))
     apply = {"results": [{"item": done["apply"][0], "changed": True, "result": {"results": [
-        {"changed": True}, {"changed": True}, {"error": {"msg": "409 Conflict"}}, {"changed": False}]}}]}
+        {"changed": True, "result": {"kind": "InferenceService"}}, {"changed": True, "result": {"kind": "InferenceService"}}, {"error": {"msg": "409 Conflict"}},
+        {"changed": False, "result": {"kind": "InferenceService"}}]}}]}
     waits = _batch.waits(done, apply)
     assert waits == [{"namespace": "ns1", "timeout": 60, "names": ["b"]},
                      {"namespace": "ns1", "timeout": 1800, "names": ["a"]},
@@ -190,7 +218,7 @@ def test_outcomes_from_apply_and_wait_one_wait_per_namespace_and_timeout():
     assert found["a"]["failed"] is False and found["a"]["ready"] is True and found["a"]["changed"] is True
     assert found["a"]["msg"].startswith("ns1/a: ready, amlmodels/m@v1 on vllm-rt (RawDeployment)")
     assert found["b"] == dict(found["b"], failed=True, msg="InferenceService ns1/b was not ready after 60 s")
-    assert found["c"]["msg"] == "409 Conflict"
+    assert found["c"]["msg"] == "Cannot apply InferenceService ns1/c: 409 Conflict"
     assert found["d"]["msg"] == "Cannot reach the Kubernetes API"
     stats = _batch.stats(found)
     assert sorted(stats) == ["ns1/a", "ns1/b", "ns1/c", "ns2/d"] and stats["ns1/c"]["failed"] is True

@@ -11,7 +11,6 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from ansible_collections.aml.kserve.plugins.filter import isvc_checks
 from ansible_collections.aml.kserve.plugins.module_utils import _role_checks as rc
 
 NS = "team-a"
@@ -100,7 +99,6 @@ INPUT_CASES = [
 def test_input_problems(overrides: Dict[str, Any], problems: List[str]) -> None:
     values = dict(INPUTS, **overrides)
     assert rc.input_problems(values) == problems
-    assert isvc_checks.isvc_input_problems(values) == problems  # the role's filter says the same
 
 
 # -- guard_problems ------------------------------------------------------------------------------------------------
@@ -191,7 +189,6 @@ def test_guard_problems(overrides: Dict[str, Any], current: Optional[Dict[str, A
         else:
             values[key] = value
     assert rc.guard_problems(values, current, mode, level) == problems
-    assert isvc_checks.isvc_guard_problems(values, current, mode, level) == problems
     assert rc.needs_privileged_label(values, level) is label
 
 
@@ -238,4 +235,4 @@ def test_render_problem_maps_the_renderer_options_to_role_variables() -> None:
     expected = ("cpu_request: 'lots' is not a Kubernetes quantity (Each option named above is the role variable "
                 "isvc_<option>: cpu_request is isvc_cpu_request, name is isvc_name.)")
     assert rc.render_problem(message) == expected
-    assert isvc_checks.FilterModule().filters()["isvc_render_problem"](message) == expected
+    assert rc.render_problem(message) == expected
