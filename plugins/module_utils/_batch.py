@@ -84,6 +84,14 @@ def _check_inputs(raw: Mapping[str, Any], validator: ArgumentSpecValidator) -> T
     return values, rendered.get("error", "")
 
 
+def _seconds(value: Any) -> int:
+    """isvc_wait_timeout, also when the argument spec refused it (the service has an error then, and never waits)."""
+    try:
+        return int(value or 1800)
+    except (TypeError, ValueError):
+        return 1800
+
+
 def plan(inputs: Mapping[str, Mapping[str, Any]], role_options: Mapping[str, Any]) -> Dict[str, Any]:
     """Each present service of the batch checked before any request, and the reads the batch needs."""
     validator = ArgumentSpecValidator(plain(role_options))
@@ -98,7 +106,7 @@ def plan(inputs: Mapping[str, Mapping[str, Any]], role_options: Mapping[str, Any
             "host": host, "name": str(values.get("isvc_name") or host), "namespace": str(values.get("isvc_namespace") or ""),
             "values": values, "error": error, "started": float(raw.get("__isvc_started") or 0),
             "render_only": flag(values.get("isvc_render_only")), "wait": flag(values.get("isvc_wait", True)),
-            "wait_timeout": int(values.get("isvc_wait_timeout") or 1800),
+            "wait_timeout": _seconds(values.get("isvc_wait_timeout")),
             "field_manager": str(values.get("isvc_field_manager") or "aml.kserve"),
             "force_conflicts": flag(values.get("isvc_force_conflicts")),
             "gitlab_url": str(values.get("isvc_gitlab_url") or "").strip(), "token_given": token_given,

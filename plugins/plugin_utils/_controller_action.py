@@ -10,18 +10,37 @@ A module costs a Python process that unpacks itself and imports its libraries ag
 takes about half a second); these modules talk only to APIs, never to the managed node, so running them where
 Ansible already is saves that, and lets a long wait show progress while it runs. The module's argument spec is
 validated exactly as the module would, and our errors become a failed result here, in one place.
+
+What AnsibleModule does for a module is done here for the action, as community.crypto's
+plugin_utils/_action_module.py does: the values of no_log options are scrubbed from the result and its messages
+(AnsibleModule's exit_json/fail_json run remove_values), and the handler's warnings are passed on.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Callable, Dict, Iterable, List
 
+from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError, as_result
 
 display = Display()
+
+
+def scrubbed_result(handle: Callable[[Dict[str, Any]], Dict[str, Any]], params: Dict[str, Any],
+                    no_log_values: Iterable[str]) -> Dict[str, Any]:
+    """``handle(params)`` as a task result: our errors as a failure, warnings kept, no_log values masked everywhere
+    (``********`` in text, a placeholder for a whole value), as a module's result would be."""
+    try:
+        result = dict(handle(params))
+    except AmlKserveError as error:
+        result = dict(failed=True, **as_result(error))
+    warnings: List[str] = [str(w) for w in result.pop("warnings", None) or []]
+    if warnings:
+        result["warnings"] = warnings
+    return remove_values(result, set(v for v in no_log_values if v))
 
 
 class ControllerAction(ActionBase):
@@ -38,9 +57,8 @@ class ControllerAction(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        _validation, params = self.validate_argument_spec(**self.SPEC.module_kwargs())
-        try:
-            result.update(self.handle(params))
-        except AmlKserveError as error:
-            result.update(failed=True, **as_result(error))
+        validation, params = self.validate_argument_spec(**self.SPEC.module_kwargs())
+        # the values the argument spec marks no_log (api_token, ...), as AnsibleModule collects them
+        no_log_values = validation._no_log_values  # pylint: disable=protected-access
+        result.update(scrubbed_result(self.handle, params, no_log_values))
         return result

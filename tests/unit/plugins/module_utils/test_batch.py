@@ -49,7 +49,7 @@ def run_to_lookups(inputs: dict, gitlab_read: dict, tokens=None, reads=None):
 def test_plan_checks_before_any_request_with_the_roles_messages():
     batch = _batch.plan({"ok": service("ok"), "rules": service("rules", isvc_min_replicas=3, isvc_max_replicas=2),
                          "render": service("render", isvc_cpu_request="lots"),
-                         "types": service("types", isvc_min_replicas="many"),
+                         "types": service("types", isvc_min_replicas="many", isvc_wait_timeout="soon"),
                          "gone": service("gone", isvc_state="absent")}, OPTIONS)
     services = batch["services"]
     assert "gone" not in services, "removal is the role's per-host path"

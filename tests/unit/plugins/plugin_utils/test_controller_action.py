@@ -1,0 +1,59 @@
+"""plugin_utils/_controller_action.py: what AnsibleModule does for a module, done for the action plugins."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+from unittest import mock
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.aml.kserve.plugins.module_utils._errors import GitLabError
+from ansible_collections.aml.kserve.plugins.module_utils._module import ArgumentSpec
+from ansible_collections.aml.kserve.plugins.plugin_utils._controller_action import ControllerAction, scrubbed_result
+
+SECRET = "glpat-unit-0123456789"
+SPEC = ArgumentSpec({"api_url": {"type": "str"}, "api_token": {"type": "str", "no_log": True}})
+
+
+def test_a_result_that_holds_a_no_log_value_is_scrubbed_everywhere():
+    def handle(params: Dict[str, Any]) -> Dict[str, Any]:
+        return {"msg": "used " + params["api_token"], "nested": {"list": [params["api_token"]]}, "ok": True}
+
+    result = scrubbed_result(handle, {"api_token": SECRET}, {SECRET})
+    assert SECRET not in repr(result)
+    assert result["msg"] == "used ********" and result["nested"]["list"] == ["VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"] and result["ok"] is True
+
+
+def test_an_error_becomes_a_failure_and_its_message_is_scrubbed():
+    def handle(params: Dict[str, Any]) -> Dict[str, Any]:
+        raise GitLabError("GitLab refused token " + params["api_token"])
+
+    result = scrubbed_result(handle, {"api_token": SECRET}, [SECRET, ""])
+    assert result["failed"] is True
+    assert result["msg"] == "GitLab refused token ********"
+
+
+def test_warnings_are_passed_on():
+    result = scrubbed_result(lambda params: {"warnings": ["runtime container not inherited: " + SECRET]}, {}, {SECRET})
+    assert result["warnings"] == ["runtime container not inherited: ********"]
+    assert "warnings" not in scrubbed_result(lambda params: {"changed": False}, {}, set())
+
+
+class Echo(ControllerAction):
+    SPEC = SPEC
+
+    def handle(self, params):
+        return {"msg": "token is " + params["api_token"], "url": params["api_url"]}
+
+
+def test_run_collects_the_no_log_values_of_the_argument_spec():
+    """The action validates its arguments with the module's spec, as the module does, and the spec's no_log values
+    never leave it."""
+    task = mock.MagicMock()
+    task.args = {"api_url": "https://gitlab.example", "api_token": SECRET}
+    task.async_val = 0
+    task.check_mode = False
+    action = Echo(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    with mock.patch.object(ActionBase, "run", return_value={}):
+        result = action.run(task_vars={})
+    assert result == {"msg": "token is ********", "url": "https://gitlab.example"}
