@@ -39,6 +39,41 @@ PREFLIGHT_MODEL = {"repo": "preflight", "project_id": 0, "group": "g", "subgroup
 PREFLIGHT_RUNTIME = {"name": "preflight", "runtime_class": "", "container": {}}
 
 Service = Dict[str, Any]
+# kubernetes.core's connection options, as isvc_kubernetes names them (per host or group: one group per cluster).
+CONNECTION_OPTIONS = ("kubeconfig", "context", "host", "api_key", "ca_cert", "client_cert", "client_key",
+                      "validate_certs", "proxy")
+
+
+def scope(service: Mapping[str, Any]) -> str:
+    """Where a service lives: its cluster (connection) and namespace; every read, apply and wait is per scope."""
+    return "{0}|{1}".format(service.get("cluster", ""), service.get("namespace", ""))
+
+
+def clusters(inputs: Mapping[str, Mapping[str, Any]]) -> Tuple[Dict[str, str], Dict[str, Dict[str, Any]]]:
+    """Each host's cluster id and the connection of each id (c1, c2, ... in host order: the same for every caller
+    that passes the same hosts). The connection may hold a token: only the role's no_log task keeps it."""
+    ids: Dict[str, str] = {}
+    connections: Dict[str, Dict[str, Any]] = {}
+    identities: Dict[str, str] = {}
+    for host in sorted(inputs):
+        given = inputs[host].get("isvc_kubernetes") or {}
+        connection = {k: v for k, v in given.items() if k in CONNECTION_OPTIONS and v not in (None, "")} \
+            if isinstance(given, Mapping) else {}
+        identity = json.dumps(connection, sort_keys=True, default=str)
+        if identity not in identities:
+            identities[identity] = "c{0}".format(len(identities) + 1)
+            connections[identities[identity]] = connection
+        ids[host] = identities[identity]
+    return ids, connections
+
+
+def _connection_problem(values: Mapping[str, Any]) -> str:
+    given = values.get("isvc_kubernetes") or {}
+    unknown = sorted(set(given) - set(CONNECTION_OPTIONS)) if isinstance(given, Mapping) else []
+    if unknown:
+        return "isvc_kubernetes has unknown keys ({0}); it takes kubernetes.core's connection options: {1}".format(
+            ", ".join(unknown), ", ".join(CONNECTION_OPTIONS))
+    return ""
 
 
 def plain(value: Any) -> Any:
@@ -47,16 +82,16 @@ def plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _render_spec() -> Tuple[Mapping[str, Any], ArgumentSpecValidator]:
-    from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC  # the module's own spec
-
-    return SPEC.argument_spec, ArgumentSpecValidator(**SPEC.module_kwargs())
+_VALIDATORS: Dict[int, ArgumentSpecValidator] = {}
 
 
-def render(values: Mapping[str, Any], model: Mapping[str, Any], runtime: Mapping[str, Any]) -> Dict[str, Any]:
-    """Render as the inference_service module does (its spec, its code); ``error`` in the role's terms."""
-    options, validator = _RENDER
-    validated = validator.validate(_role_checks.render_params(values, options, model, runtime))
+def render(values: Mapping[str, Any], model: Mapping[str, Any], runtime: Mapping[str, Any], spec: Any) -> Dict[str, Any]:
+    """Render as the inference_service module does, with ``spec``, its ArgumentSpec (the filter plugin passes it: a
+    module_utils may not import a module), and its code; ``error`` in the role's terms."""
+    validator = _VALIDATORS.get(id(spec))
+    if validator is None:
+        validator = _VALIDATORS[id(spec)] = ArgumentSpecValidator(**spec.module_kwargs())
+    validated = validator.validate(_role_checks.render_params(values, spec.argument_spec, model, runtime))
     if validated.error_messages:
         return {"error": _role_checks.render_problem("; ".join(validated.error_messages))}
     try:
@@ -65,10 +100,7 @@ def render(values: Mapping[str, Any], model: Mapping[str, Any], runtime: Mapping
         return {"error": _role_checks.render_problem(error.msg)}
 
 
-_RENDER = _render_spec()
-
-
-def _check_inputs(raw: Mapping[str, Any], validator: ArgumentSpecValidator) -> Tuple[Dict[str, Any], str]:
+def _check_inputs(raw: Mapping[str, Any], validator: ArgumentSpecValidator, spec: Any) -> Tuple[Dict[str, Any], str]:
     """The role variables converted by the role's argument spec, and the first problem found before any request."""
     options = validator.argument_spec
     # Ansible's own check, word for word (action validate_argument_spec): a role included with rolespec_validate: false
@@ -80,7 +112,7 @@ def _check_inputs(raw: Mapping[str, Any], validator: ArgumentSpecValidator) -> T
     problems = _role_checks.input_problems(values)
     if problems:
         return values, "Invalid role variables ({0}): {1}".format(len(problems), "; ".join(problems))
-    rendered = render(values, PREFLIGHT_MODEL, PREFLIGHT_RUNTIME)
+    rendered = render(values, PREFLIGHT_MODEL, PREFLIGHT_RUNTIME, spec)
     return values, rendered.get("error", "")
 
 
@@ -92,18 +124,23 @@ def _seconds(value: Any) -> int:
         return 1800
 
 
-def plan(inputs: Mapping[str, Mapping[str, Any]], role_options: Mapping[str, Any]) -> Dict[str, Any]:
+def plan(inputs: Mapping[str, Mapping[str, Any]], role_options: Mapping[str, Any], render_spec: Any) -> Dict[str, Any]:
     """Each present service of the batch checked before any request, and the reads the batch needs."""
     validator = ArgumentSpecValidator(plain(role_options))
+    inputs = plain(inputs)
+    cluster_ids, _connections = clusters(inputs)
     services: Dict[str, Service] = {}
-    for host, raw in plain(inputs).items():
+    for host, raw in inputs.items():
         if raw.get("isvc_state", "present") != "present":
             continue  # removed by the role's own per-host tasks
-        values, error = _check_inputs(raw, validator)
+        values, error = _check_inputs(raw, validator, render_spec)
+        error = error or _connection_problem(values)
+        values.pop("isvc_kubernetes", None)  # may hold a token: the role passes it by cluster id
         token_given = bool(str(values.get("isvc_gitlab_token") or "").strip())
         values.pop("isvc_gitlab_token", None)  # read from the host's variables under no_log, never kept here
         service: Service = {
             "host": host, "name": str(values.get("isvc_name") or host), "namespace": str(values.get("isvc_namespace") or ""),
+            "cluster": cluster_ids[host],
             "values": values, "error": error, "started": float(raw.get("__isvc_started") or 0),
             "render_only": flag(values.get("isvc_render_only")), "wait": flag(values.get("isvc_wait", True)),
             "wait_timeout": _seconds(values.get("isvc_wait_timeout")),
@@ -127,7 +164,8 @@ def existing_reads(services: Mapping[str, Service]) -> List[Dict[str, Any]]:
     for service in _active(services):
         if service["render_only"]:
             continue  # a manifest only: nothing in the cluster is read or written
-        read = reads.setdefault(service["namespace"], {"namespace": service["namespace"], "names": [], "pod_security": False})
+        read = reads.setdefault(scope(service), {"cluster": service["cluster"], "namespace": service["namespace"],
+                                                 "names": [], "pod_security": False})
         read["names"].append(service["name"])
         read["pod_security"] |= flag(service["values"].get("isvc_host_ipc", True))
     return [reads[ns] for ns in sorted(reads)]
@@ -138,10 +176,10 @@ def gitlab_reads(services: Mapping[str, Service]) -> List[Dict[str, str]]:
     reads = set()
     for service in _active(services):
         if not service["gitlab_url"]:
-            reads.add(("ConfigMap", CONFIG_MAP, service["namespace"]))
+            reads.add((service["cluster"], service["namespace"], "ConfigMap", CONFIG_MAP))
         if not service["token_given"]:
-            reads.add(("Secret", SECRET, service["namespace"]))
-    return [{"kind": kind, "name": name, "namespace": ns} for kind, name, ns in sorted(reads, key=lambda r: (r[2], r[0]))]
+            reads.add((service["cluster"], service["namespace"], "Secret", SECRET))
+    return [{"cluster": cluster, "namespace": ns, "kind": kind, "name": name} for cluster, ns, kind, name in sorted(reads)]
 
 
 def _registered(result: Any) -> List[Dict[str, Any]]:
@@ -153,11 +191,11 @@ def _existing_by_namespace(registered: Any) -> Dict[str, Any]:
     """What exists by namespace: {"services": {name: object}, "pod_security_level": ...}, or the message of a failed read."""
     found: Dict[str, Any] = {}
     for result in _registered(registered):
-        namespace = (result.get("item") or {}).get("namespace", "")
+        where = scope(result.get("item") or {})
         if result.get("failed"):
-            found[namespace] = str(result.get("msg") or "the read of what exists failed")
+            found[where] = str(result.get("msg") or "the read of what exists failed")
         elif not result.get("skipped"):
-            found[namespace] = {"services": {s["name"]: s.get("resource") or {} for s in result.get("inference_services") or []},
+            found[where] = {"services": {s["name"]: s.get("resource") or {} for s in result.get("inference_services") or []},
                                 "pod_security_level": result.get("pod_security_level"),
                                 "pod_security_read": "pod_security_level" in result}
     return found
@@ -168,7 +206,7 @@ def _gitlab_objects(registered: Any) -> Dict[Tuple[str, str], Any]:
     found: Dict[Tuple[str, str], Any] = {}
     for result in _registered(registered):
         item = result.get("item") or {}
-        key = (item.get("kind", ""), item.get("namespace", ""))
+        key = (item.get("kind", ""), scope(item))
         if result.get("failed"):
             found[key] = {"failed": True, "msg": str(result.get("msg") or "")}
         else:
@@ -180,23 +218,23 @@ def _gitlab_objects(registered: Any) -> Dict[Tuple[str, str], Any]:
 def failed_reads(registered: Any) -> List[Dict[str, str]]:
     """The namespaces whose ConfigMap or Secret read failed: their ConfigMap is read again with kubernetes.core.k8s_info,
     which tells which read failed and, for the ConfigMap, the API's own words (the lookup's error carries neither)."""
-    return [{"namespace": ns} for ns in sorted({ns for (_kind, ns), found in _gitlab_objects(registered).items()
-                                                if isinstance(found, Mapping) and found.get("failed")})]
+    where = sorted({where for (_kind, where), found in _gitlab_objects(registered).items()
+                    if isinstance(found, Mapping) and found.get("failed")})
+    return [dict(zip(("cluster", "namespace"), w.split("|", 1))) for w in where]
 
 
 def read_failures(registered: Any, rereads: Any) -> Dict[str, str]:
     """Why a namespace's ConfigMap or Secret could not be read, by namespace."""
-    api_words = {(r.get("item") or {}).get("namespace", ""): kube_error_message(r.get("msg"))
-                 for r in _registered(rereads) if r.get("failed")}
+    api_words = {scope(r.get("item") or {}): kube_error_message(r.get("msg")) for r in _registered(rereads) if r.get("failed")}
     failures: Dict[str, str] = {}
     for item in failed_reads(registered):
-        namespace = item["namespace"]
-        if namespace in api_words:
-            reason = "Cannot read ConfigMap {0} in namespace {1}: {2}".format(CONFIG_MAP, namespace, api_words[namespace])
+        namespace, where = item["namespace"], scope(item)
+        if where in api_words:
+            reason = "Cannot read ConfigMap {0} in namespace {1}: {2}".format(CONFIG_MAP, namespace, api_words[where])
         else:
             reason = ("Cannot read Secret {0} in namespace {1} (the error is hidden, as everything about a "
                       "Secret)".format(SECRET, namespace))
-        failures[namespace] = (reason + ". Give this identity get on configmaps and secrets there "
+        failures[where] = (reason + ". Give this identity get on configmaps and secrets there "
                                "(playbooks/prepare_rbac.yml), or set isvc_gitlab_url and isvc_gitlab_token.")
     return failures
 
@@ -246,15 +284,15 @@ def model_lookups(batch: Mapping[str, Any], existing: Any, gitlab_read: Any, git
     for host, service in sorted(services.items()):
         if service["error"]:
             continue
-        namespace = service["namespace"]
-        if not service["render_only"] and isinstance(found.get(namespace), str):
-            service["error"] = found[namespace]
+        where = scope(service)
+        if not service["render_only"] and isinstance(found.get(where), str):
+            service["error"] = found[where]
             continue
-        if namespace in failures:
-            service["error"] = failures[namespace]
+        if where in failures:
+            service["error"] = failures[where]
             continue
-        url, token, problem = gitlab_connection(service, objects.get(("ConfigMap", namespace)),
-                                                objects.get(("Secret", namespace)), str(tokens.get(host) or ""))
+        url, token, problem = gitlab_connection(service, objects.get(("ConfigMap", where)),
+                                                objects.get(("Secret", where)), str(tokens.get(host) or ""))
         if problem:
             service["error"] = problem
             continue
@@ -288,19 +326,19 @@ def runtime_lookups(batch: Mapping[str, Any], models: Any) -> List[Dict[str, Any
             continue
         values = service["values"]
         runtime = {"name": values.get("isvc_runtime_name") or None, "runtime_class": values.get("isvc_runtime_class") or None,
-                   "model_format": model["library_name"]}
+                   "model_format": model["library_name"], "cluster": service["cluster"]}
         key = json.dumps(runtime, sort_keys=True)
         lookups.setdefault(key, dict(runtime, key=key))
     return [lookups[k] for k in sorted(lookups)]
 
 
-def _runtime_key(values: Mapping[str, Any], model_format: Any) -> str:
+def _runtime_key(values: Mapping[str, Any], model_format: Any, cluster: str) -> str:
     return json.dumps({"name": values.get("isvc_runtime_name") or None,
-                       "runtime_class": values.get("isvc_runtime_class") or None, "model_format": model_format},
-                      sort_keys=True)
+                       "runtime_class": values.get("isvc_runtime_class") or None, "model_format": model_format,
+                       "cluster": cluster}, sort_keys=True)
 
 
-def prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, Any]:
+def prepare(batch: Mapping[str, Any], models: Any, runtimes: Any, render_spec: Any) -> Dict[str, Any]:
     """Each service rendered with its model and runtime and checked by the guard, as the role does; the namespaces to
     label privileged for hostIPC, the apply groups and the manifests to write."""
     services = plain(batch["services"])
@@ -314,20 +352,20 @@ def prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, A
         if model.get("failed"):
             service["error"] = str(model.get("msg") or "the model could not be resolved")
             continue
-        runtime = chosen.get(_runtime_key(values, model.get("library_name"))) or {"failed": True, "msg": "no runtime look-up"}
+        runtime = chosen.get(_runtime_key(values, model.get("library_name"), service["cluster"])) or {"failed": True, "msg": "no runtime look-up"}
         if runtime.get("failed"):
             service["error"] = str(runtime.get("msg") or "no serving runtime fits")
             continue
         service["model"] = {k: model.get(k) for k in ("project_path", "commit_id", "revision", "repo", "library_name")}
         service["runtime"] = {"name": (runtime.get("runtime") or {}).get("name", ""), "choice": runtime.get("choice", "")}
-        rendered = render(values, model, runtime.get("runtime") or {})
+        rendered = render(values, model, runtime.get("runtime") or {}, render_spec)
         if rendered.get("error"):
             service["error"] = rendered["error"]
             continue
         service["rendered"] = rendered
         if service["render_only"]:
             continue  # as the role: a manifest only, no guard, no writes
-        namespace = existing.get(service["namespace"]) or {}
+        namespace = existing.get(scope(service)) or {}
         psa_level = namespace.get("pod_security_level")
         problems = _role_checks.guard_problems(values, (namespace.get("services") or {}).get(service["name"]),
                                                rendered["deployment_mode"], psa_level)
@@ -340,7 +378,8 @@ def prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, A
     active = _active(services)
     return {
         "services": services,
-        "label_namespaces": sorted({s["namespace"] for s in active if s.get("label_namespace")}),
+        "label_namespaces": [dict(zip(("cluster", "namespace"), w.split("|", 1)))
+                             for w in sorted({scope(s) for s in active if s.get("label_namespace")})],
         "pod_security_unread": sorted({s["namespace"] for s in active if s.get("pod_security_unread")}),
         "manifests": [{"path": s["manifest"], "resource": s["rendered"]["resource"]} for s in active if s["render_only"]],
         "existing": existing,
@@ -349,8 +388,9 @@ def prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, A
 
 def label_failures(labelled: Any) -> Dict[str, str]:
     """Why a namespace could not be labelled privileged (isvc_manage_pod_security), by namespace."""
-    return {str(r.get("item")): "Cannot label namespace {0} privileged for hostIPC (isvc_manage_pod_security): {1}".format(
-        r.get("item"), r.get("msg") or "the patch failed") for r in _registered(labelled) if r.get("failed")}
+    return {scope(r.get("item") or {}): "Cannot label namespace {0} privileged for hostIPC (isvc_manage_pod_security): "
+            "{1}".format((r.get("item") or {}).get("namespace"), r.get("msg") or "the patch failed")
+            for r in _registered(labelled) if r.get("failed")}
 
 
 def ownership_groups(batch: Mapping[str, Any], labelled: Any = None) -> List[Dict[str, Any]]:
@@ -360,15 +400,16 @@ def ownership_groups(batch: Mapping[str, Any], labelled: Any = None) -> List[Dic
     unlabelled = label_failures(labelled)
     groups: Dict[str, Dict[str, Any]] = {}
     for service in _active(batch["services"]):
-        if service["render_only"] or service["namespace"] in unlabelled:
+        if service["render_only"] or scope(service) in unlabelled:
             continue
         update = flag(service["values"].get("isvc_update_if_exists", True))
-        key = json.dumps([service["field_manager"], service["force_conflicts"], update])
-        group = groups.setdefault(key, {"field_manager": service["field_manager"], "force_conflicts": service["force_conflicts"],
+        key = json.dumps([service["cluster"], service["field_manager"], service["force_conflicts"], update])
+        group = groups.setdefault(key, {"cluster": service["cluster"], "field_manager": service["field_manager"],
+                                        "force_conflicts": service["force_conflicts"],
                                         "update_if_exists": update, "hosts": [], "resources": [], "existing": []})
         group["hosts"].append(service["host"])
         group["resources"].append(service["rendered"]["resource"])
-        found = ((existing.get(service["namespace"]) or {}).get("services") or {}).get(service["name"])
+        found = ((existing.get(scope(service)) or {}).get("services") or {}).get(service["name"])
         if found:
             group["existing"].append(found)
     return [groups[k] for k in sorted(groups)]
@@ -379,9 +420,9 @@ def apply_groups(batch: Mapping[str, Any], labelled: Any, ownership: Any, check_
     returned (with their preconditions) grouped into one kubernetes.core.k8s call per field manager, force_conflicts
     and method."""
     services = plain(batch["services"])
-    for namespace, problem in label_failures(labelled).items():
+    for where, problem in label_failures(labelled).items():
         for service in services.values():
-            if service["namespace"] == namespace and not service["error"] and not service["render_only"]:
+            if scope(service) == where and not service["error"] and not service["render_only"]:
                 service["error"] = problem
     groups: Dict[str, Dict[str, Any]] = {}
     for result in _registered(ownership):
@@ -400,8 +441,9 @@ def apply_groups(batch: Mapping[str, Any], labelled: Any, ownership: Any, check_
             # a check-mode dry-run cannot see the migration it did not write: its old fields would conflict
             force = bool(item.get("force_conflicts")) or (check_mode and bool(owned.get("migrated")))
             service["method"] = str(owned.get("method") or "apply")
-            key = json.dumps([service["field_manager"], force, service["method"]])
-            group = groups.setdefault(key, {"field_manager": service["field_manager"], "force_conflicts": force,
+            key = json.dumps([service["cluster"], service["field_manager"], force, service["method"]])
+            group = groups.setdefault(key, {"cluster": service["cluster"], "field_manager": service["field_manager"],
+                                            "force_conflicts": force,
                                             "method": service["method"], "hosts": [], "definitions": []})
             group["hosts"].append(host)
             group["definitions"].append(owned.get("definition") or service["rendered"]["resource"])
@@ -437,12 +479,13 @@ def applied(registered: Any, services: Mapping[str, Service]) -> Dict[str, Dict[
 def waits(prepared: Mapping[str, Any], registered: Any) -> List[Dict[str, Any]]:
     """One wait per namespace and timeout for the services applied without error whose isvc_wait is true."""
     done = applied(registered, prepared["services"])
-    found: Dict[Tuple[str, int], Dict[str, Any]] = {}
+    found: Dict[Tuple[str, str, int], Dict[str, Any]] = {}
     for service in _active(prepared["services"]):
         if service["render_only"] or not service["wait"] or (done.get(service["host"]) or {"error": "x"})["error"]:
             continue
-        key = (service["namespace"], service["wait_timeout"])
-        found.setdefault(key, {"namespace": key[0], "timeout": key[1], "names": []})["names"].append(service["name"])
+        key = (service["cluster"], service["namespace"], service["wait_timeout"])
+        found.setdefault(key, {"cluster": key[0], "namespace": key[1], "timeout": key[2], "names": []})["names"].append(
+            service["name"])
     return [found[k] for k in sorted(found)]
 
 
@@ -453,7 +496,7 @@ def _wait_summaries(registered: Any) -> Dict[str, Dict[str, Any]]:
         by_name = {s.get("name"): s for s in result.get("inference_services") or []}
         for name in item.get("names") or []:
             # a wait that failed as a whole (RBAC, lost apiserver) has no entry per service: its message is theirs
-            summaries[item.get("namespace", "") + "/" + name] = by_name.get(name) or {
+            summaries[scope(item) + "/" + name] = by_name.get(name) or {
                 "ready": False, "message": result.get("msg") or "the wait failed"}
     return summaries
 
@@ -485,7 +528,7 @@ def outcomes(prepared: Mapping[str, Any], registered_apply: Any, registered_wait
             outcome.update(manifest=service["manifest"], changed=bool(result.get("changed")))
         elif not error:
             apply = done.get(host) or {"error": "not applied", "changed": False}
-            summary = summaries.get(service["namespace"] + "/" + service["name"])
+            summary = summaries.get(scope(service) + "/" + service["name"])
             if apply["error"]:
                 error = apply["error"]
             elif summary is not None and not summary.get("ready"):

@@ -4,8 +4,8 @@
 #
 # PRIVATE: this module_utils is internal to aml.kserve; its API may change without notice.
 
-"""The deploy role's checks that span several variables, in one place for the role (through filters) and for
-batch_deploy.yml, which checks a whole wave of services in one task. Each returns the problems, never raises."""
+"""The deploy role's checks that span several variables, used by module_utils/_batch.py for every service of a
+play batch. Each returns the problems, never raises."""
 
 from __future__ import annotations
 

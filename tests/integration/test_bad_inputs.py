@@ -269,6 +269,10 @@ CASES = [
        r"ClusterServingRuntime 'zz-badin-no-such-runtime' not found; check name", RESOLVE,
        names=("isvc_runtime_name", "check name")),
     # Render-only with a directory that cannot exist (below a device): nothing in the cluster, nothing on disk.
+    _c("isvc_kubernetes=list", "isvc_kubernetes", ["kubeconfig"],
+       r"'isvc_kubernetes' is of type list and we were unable to convert to dict", ARGSPEC, "argspec"),
+    _c("isvc_kubernetes=unknown-key", "isvc_kubernetes", {"kube_config": "/x"},
+       r"isvc_kubernetes has unknown keys \(kube_config\); it takes kubernetes.core's connection options", PREFLIGHT),
     _c("isvc_render_dir=under-a-device", "isvc_render_dir", "/dev/null/manifests",
        r"(isvc_)?render_dir\W.*/dev/null/manifests", APPLY, more={"isvc_render_only": True}),
 ]

@@ -4,8 +4,12 @@ max_fail_percentage; shared look-ups, per-host outcomes, reports, retry files, r
 from __future__ import annotations
 
 import json
+import pathlib
 import re
 import secrets
+import socket
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -13,7 +17,7 @@ import kubernetes.client
 import pytest
 import yaml
 
-from tests.harness.ansible import REPO_ROOT, run_playbook
+from tests.harness.ansible import REPO_ROOT, ansible_env, run_playbook
 from tests.harness.gitlab_emulator import GitLabEmulator
 from tests.harness.kube import writes
 from tests.integration.roles_support import READY_AFTER, SCENARIO, create_runtime, document, prepare_namespace
@@ -325,3 +329,158 @@ def test_two_failing_services_fail_their_hosts_and_a_retry_reruns_only_them(kube
                if e.get("objectRef", {}).get("resource") == "inferenceservices" and "subresource" not in e["objectRef"]
                and "aml-kserve-simulator" not in e.get("userAgent", "")}
     assert sorted(touched) == failed
+
+
+# Bad input at each layer the role checks, in the order it checks them: the same message from a deploy of one and from
+# a batch, where the service fails its own host and the others go on.
+SAME_MESSAGE_CASES = {
+    "argspec": ({"isvc_min_replicas": "many"}, "'isvc_min_replicas' is of type str and we were unable to convert to int"),
+    "preflight": ({"isvc_min_replicas": 3, "isvc_max_replicas": 2},
+                  "Invalid role variables (1): isvc_max_replicas (2) must not be less than isvc_min_replicas (3)"),
+    "render": ({"isvc_cpu_request": "lots"}, "cpu_request='lots' is not a Kubernetes quantity"),
+    "gitlab-config": ({"isvc_namespace": "<bare>"}, "ConfigMap aml-image-builder-config does not exist in namespace"),
+    "resolve": ({"isvc_model_repo_tag": "v404"}, "reading tag 'v404'"),
+}
+
+
+def host_failures(run) -> dict[str, str]:
+    """Each failed host's last failure message, from the json callback's document."""
+    found: dict[str, str] = {}
+    for play in document(run).get("plays", []):
+        for task in play.get("tasks", []):
+            for host, result in task["hosts"].items():
+                # the role's shared steps are loops whose failures it keeps (ignore_errors) as the services' outcomes
+                if result.get("failed") and not result.get("skipped") and "results" not in result:
+                    found[host] = str(result.get("msg", ""))
+    return found
+
+
+def test_same_bad_input_same_message_in_a_deploy_and_in_a_batch(kube, gitlab, fleet, tmp_path):
+    bare = "same-" + secrets.token_hex(3)  # a namespace without the pipeline's ConfigMap and Secret
+    kubernetes.client.CoreV1Api(kube.api_client()).create_namespace({"metadata": {"name": bare}})
+    namespace = fleet["namespaces"][0]
+    base = {"isvc_namespace": namespace, "isvc_model_repo": "alpha", "isvc_model_repo_tag": "v1",
+            "isvc_runtime_class": fleet["runtime_class"], "isvc_model_search_namespace": fleet["model_ns"],
+            "isvc_annotations": {READY_AFTER: "0.2"}}
+    hosts = {}
+    for case, (values, _expected) in SAME_MESSAGE_CASES.items():
+        hosts["same-" + case] = {k: (bare if v == "<bare>" else v) for k, v in values.items()}
+    hosts["same-good"] = {}
+    env = {"K8S_AUTH_KUBECONFIG": str(kube.kubeconfig), "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+           "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
+
+    deployed = {}
+    for host, values in hosts.items():
+        if host == "same-good":
+            continue
+        run = run_playbook(REPO_ROOT / "playbooks" / "deploy.yml", dict(base, isvc_name=host, **values), env)
+        assert run.rc != 0, run.output[-3000:]
+        deployed[host] = host_failures(run)["localhost"]
+
+    path = tmp_path / "same.yml"
+    path.write_text(yaml.safe_dump({"all": {"children": {"isvc": {
+        "hosts": hosts, "vars": dict(base, ansible_connection="local")}}}}))
+    report_dir = tmp_path / "report"
+    run = run_playbook(BATCH, {"isvc_batch_report_dir": str(report_dir)}, env, inventory=str(path))
+    assert run.rc != 0
+    batched = host_failures(run)
+    assert sorted(batched) == sorted(deployed), "exactly the bad services failed, each on its own host"
+    report = {s["service"]: s for s in json.loads((report_dir / "report.json").read_text())["services"]}
+    assert report["same-good"]["result"] == "ok"
+    for case, (_values, expected) in SAME_MESSAGE_CASES.items():
+        host = "same-" + case
+        assert expected in deployed[host], (case, deployed[host])
+        assert batched[host] == deployed[host], case
+        assert report[host]["reason"] == " ".join(deployed[host].split()), case
+
+
+def test_two_slices_at_once_deploy_everything_exactly_once(kube, fleet, tmp_path):
+    """AWX job slicing: the same playbook on disjoint halves of the inventory at the same time, each with its own
+    report directory (separate execution nodes share nothing); every service is applied exactly once."""
+    path = inventory(tmp_path, fleet, services_per_ns=2, prefix="slice")
+    hosts = [f"slice-{i}-{j}" for i in range(3) for j in range(2)]
+    halves = [hosts[0::2], hosts[1::2]]
+    env = ansible_env({"K8S_AUTH_KUBECONFIG": str(kube.kubeconfig)})
+    mark = kube.audit_mark()
+    procs = []
+    for index, half in enumerate(halves):
+        report_dir = tmp_path / f"slice-{index}"
+        argv = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", path, str(BATCH), "-f", "4",
+                "--limit", ",".join(half), "-e", json.dumps({"isvc_batch_report_dir": str(report_dir)})]
+        procs.append(subprocess.Popen(argv, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True))
+    outputs = [proc.communicate(timeout=900)[0] for proc in procs]
+    for proc, output in zip(procs, outputs):
+        assert proc.returncode == 0, output[-4000:]
+    for index, half in enumerate(halves):
+        report = json.loads((tmp_path / f"slice-{index}" / "report.json").read_text())
+        assert sorted(s["service"] for s in report["services"]) == sorted(half)
+        assert {s["result"] for s in report["services"]} == {"ok"}
+    applies = [e["objectRef"]["name"] for e in writes(kube.audit_events_since(mark), "aml-admin")
+               if e.get("objectRef", {}).get("resource") == "inferenceservices" and "subresource" not in e["objectRef"]
+               and "aml-kserve-simulator" not in e.get("userAgent", "")]
+    assert sorted(applies) == sorted(hosts), "each service applied once, by its own slice"
+
+
+@pytest.fixture(scope="module")
+def second_cluster(tmp_path_factory, gitlab, fleet):
+    """Another kube-apiserver with its own KServe simulator, prepared as the first: one namespace, the runtime class."""
+    from tests.harness.kserve_simulator import KServeSimulator
+    from tests.harness.kube import KubeCluster
+
+    cluster = KubeCluster(tmp_path_factory.mktemp("kube-b")).start()
+    simulator = KServeSimulator(cluster.api_client())
+    simulator.start()
+    try:
+        create_runtime(cluster, "batch-rt-b", ["transformers"], runtime_class=fleet["runtime_class"])
+        namespace = "cluster-b-" + secrets.token_hex(3)
+        kubernetes.client.CoreV1Api(cluster.api_client()).create_namespace({"metadata": {"name": namespace}})
+        prepare_namespace(cluster, gitlab, namespace, model_ns=fleet["model_ns"], repo="alpha")
+        yield {"kube": cluster, "namespace": namespace}
+    finally:
+        simulator.stop()
+        cluster.stop()
+
+
+def isvc_names_in(cluster, namespace: str) -> list[str]:
+    found = kubernetes.client.CustomObjectsApi(cluster.api_client()).list_namespaced_custom_object(
+        "serving.kserve.io", "v1beta1", namespace, "inferenceservices")
+    return sorted(item["metadata"]["name"] for item in found["items"])
+
+
+def test_one_batch_over_two_clusters_and_an_unreachable_one(kube, fleet, second_cluster, tmp_path):
+    """isvc_kubernetes per inventory group, one group per cluster: each service lands on its own cluster, and the
+    service whose cluster cannot be reached fails alone."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        down_port = probe.getsockname()[1]
+    down = kube.kubeconfig_dict(kube.admin_token)
+    down["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{down_port}"
+    down_path = tmp_path / "down.kubeconfig"
+    down_path.write_text(yaml.safe_dump(down))
+    cluster_b = second_cluster["kube"]
+    home_a, home_b = fleet["namespaces"][1], second_cluster["namespace"]
+    groups = {
+        "cluster_a": {"vars": {"isvc_kubernetes": {"kubeconfig": str(kube.kubeconfig)}, "isvc_namespace": home_a},
+                      "hosts": {"two-a-0": {}, "two-a-1": {}}},
+        "cluster_b": {"vars": {"isvc_kubernetes": {"kubeconfig": str(cluster_b.kubeconfig)}, "isvc_namespace": home_b},
+                      "hosts": {"two-b-0": {}, "two-b-1": {}}},
+        "cluster_down": {"vars": {"isvc_kubernetes": {"kubeconfig": str(down_path)}, "isvc_namespace": home_a},
+                         "hosts": {"two-down-0": {}}},
+    }
+    path = tmp_path / "clusters.yml"
+    path.write_text(yaml.safe_dump({"all": {"children": {"isvc": {"children": groups, "vars": {
+        "ansible_connection": "local", "isvc_model_repo": "alpha", "isvc_model_repo_tag": "v1",
+        "isvc_runtime_class": fleet["runtime_class"], "isvc_model_search_namespace": fleet["model_ns"],
+        "isvc_annotations": {READY_AFTER: "0.2"}}}}}}))
+    report_dir = tmp_path / "report"
+    # no K8S_AUTH_* at all: every connection comes from the inventory
+    run = run_playbook(BATCH, {"isvc_batch_report_dir": str(report_dir)}, {"KUBECONFIG": str(tmp_path / "none")},
+                       inventory=str(path))
+    assert run.rc != 0
+    assert sorted(h for h, counts in recap(run.output).items() if counts["failed"]) == ["two-down-0"], run.output[-4000:]
+    results = {s["service"]: s for s in json.loads((report_dir / "report.json").read_text())["services"]}
+    assert "Cannot reach the Kubernetes API" in results["two-down-0"]["reason"], results["two-down-0"]
+    assert sorted(s for s, r in results.items() if r["result"] == "ok") == ["two-a-0", "two-a-1", "two-b-0", "two-b-1"]
+    assert [n for n in isvc_names_in(kube, home_a) if n.startswith("two-")] == ["two-a-0", "two-a-1"]
+    assert isvc_names_in(cluster_b, home_b) == ["two-b-0", "two-b-1"]

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from ansible_collections.aml.kserve.plugins.module_utils import _batch
+from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC
 from tests.harness.ansible import ansible_env
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ def _effective(host_vars: dict[str, Any], defaults: dict[str, Any]) -> dict[str,
 
 def _problems(values: dict[str, Any]) -> list[str]:
     """What the role would refuse before any request."""
-    error = _batch.plan({"host": values}, OPTIONS)["services"]["host"]["error"]
+    error = _batch.plan({"host": values}, OPTIONS, RENDER_SPEC)["services"]["host"]["error"]
     return [error] if error else []
 
 

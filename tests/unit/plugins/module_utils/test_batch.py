@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from ansible_collections.aml.kserve.plugins.module_utils import _batch
+from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC
 from tests.harness.ansible import REPO_ROOT
 
 ROLE = REPO_ROOT / "roles" / "isvc"
@@ -18,6 +19,7 @@ TOKEN = "glpat-unit-secret"
 MODEL = {"repo": "m", "project_id": 1, "project_path": "amlmodels/m", "group": "amlmodels", "subgroup": "",
          "branch": "main", "revision": "v1", "commit_id": "c" * 40, "pipeline_tag": "text-generation",
          "library_name": "transformers"}
+APPLIED = {"kind": "InferenceService"}  # what kubernetes.core.k8s returns of an applied object
 RUNTIME = {"runtime": {"name": "vllm-rt", "runtime_class": "vllm", "container": {}}, "choice": "by class"}
 
 
@@ -27,22 +29,23 @@ def service(name: str, namespace: str = "ns1", **values) -> dict:
 
 
 def config(namespace: str) -> dict:
-    return {"item": {"kind": "ConfigMap", "name": _batch.CONFIG_MAP, "namespace": namespace},
+    return {"item": {"kind": "ConfigMap", "name": _batch.CONFIG_MAP, "namespace": namespace, "cluster": "c1"},
             "msg": [{"data": {"MODEL_REPO_GIT_BASE": "gl.example", "MODEL_REPO_GIT_SCHEME": "https"}}]}
 
 
 def secret(namespace: str, token: str = TOKEN) -> dict:
-    return {"item": {"kind": "Secret", "name": _batch.SECRET, "namespace": namespace},
+    return {"item": {"kind": "Secret", "name": _batch.SECRET, "namespace": namespace, "cluster": "c1"},
             "msg": [{"data": {"MODEL_REPO_GIT_TOKEN": base64.b64encode(token.encode()).decode()}}]}
 
 
 def existing(*namespaces: str, services=None) -> dict:
-    return {"results": [{"item": {"namespace": ns}, "inference_services": services or [], "pod_security_level": ""}
+    return {"results": [{"item": {"namespace": ns, "cluster": "c1"}, "inference_services": services or [],
+                         "pod_security_level": ""}
                         for ns in namespaces]}
 
 
 def run_to_lookups(inputs: dict, gitlab_read: dict, tokens=None, reads=None):
-    batch = _batch.plan(inputs, OPTIONS)
+    batch = _batch.plan(inputs, OPTIONS, RENDER_SPEC)
     return _batch.model_lookups(batch, reads or existing("ns1", "ns2"), gitlab_read, {}, tokens or {})
 
 
@@ -50,7 +53,7 @@ def test_plan_checks_before_any_request_with_the_roles_messages():
     batch = _batch.plan({"ok": service("ok"), "rules": service("rules", isvc_min_replicas=3, isvc_max_replicas=2),
                          "render": service("render", isvc_cpu_request="lots"),
                          "types": service("types", isvc_min_replicas="many", isvc_wait_timeout="soon"),
-                         "gone": service("gone", isvc_state="absent")}, OPTIONS)
+                         "gone": service("gone", isvc_state="absent")}, OPTIONS, RENDER_SPEC)
     services = batch["services"]
     assert "gone" not in services, "removal is the role's per-host path"
     assert services["ok"]["error"] == ""
@@ -61,13 +64,13 @@ def test_plan_checks_before_any_request_with_the_roles_messages():
     assert services["types"]["error"].startswith("Validation of arguments failed:\n")
     assert "isvc_min_replicas" in services["types"]["error"]
     # only the good service is read, once for its namespace
-    assert batch["existing_reads"] == [{"namespace": "ns1", "names": ["ok"], "pod_security": True}]
-    assert batch["gitlab_reads"] == [{"kind": "ConfigMap", "name": _batch.CONFIG_MAP, "namespace": "ns1"},
-                                     {"kind": "Secret", "name": _batch.SECRET, "namespace": "ns1"}]
+    assert batch["existing_reads"] == [{"cluster": "c1", "namespace": "ns1", "names": ["ok"], "pod_security": True}]
+    assert batch["gitlab_reads"] == [{"cluster": "c1", "namespace": "ns1", "kind": "ConfigMap", "name": _batch.CONFIG_MAP},
+                                     {"cluster": "c1", "namespace": "ns1", "kind": "Secret", "name": _batch.SECRET}]
 
 
 def test_plan_never_keeps_a_given_token_and_reads_nothing_for_given_gitlab():
-    batch = _batch.plan({"a": service("a", isvc_gitlab_url=" https://gl ", isvc_gitlab_token=TOKEN)}, OPTIONS)
+    batch = _batch.plan({"a": service("a", isvc_gitlab_url=" https://gl ", isvc_gitlab_token=TOKEN)}, OPTIONS, RENDER_SPEC)
     assert TOKEN not in str(batch)
     assert batch["gitlab_reads"] == []
     assert batch["services"]["a"]["gitlab_url"] == "https://gl", "trimmed, as the role always did"
@@ -111,14 +114,15 @@ def test_missing_pipeline_configuration_is_explained(reads, expected):
 def test_a_failed_read_is_its_namespaces_own_and_says_which():
     inputs = {"a": service("a"), "b": service("b", "ns2")}
     failed = {"item": secret("ns2")["item"], "failed": True, "msg": "lookup failed"}
-    batch = _batch.plan(inputs, OPTIONS)
+    batch = _batch.plan(inputs, OPTIONS, RENDER_SPEC)
     registered = {"results": [config("ns1"), secret("ns1"), config("ns2"), failed]}
-    assert _batch.failed_reads(registered) == [{"namespace": "ns2"}]
-    found = _batch.model_lookups(batch, existing("ns1", "ns2"), registered, {"results": [{"item": {"namespace": "ns2"}}]}, {})
+    assert _batch.failed_reads(registered) == [{"cluster": "c1", "namespace": "ns2"}]
+    found = _batch.model_lookups(batch, existing("ns1", "ns2"), registered,
+                                 {"results": [{"item": {"cluster": "c1", "namespace": "ns2"}}]}, {})
     assert found["services"]["a"]["error"] == ""
     assert found["services"]["b"]["error"].startswith("Cannot read Secret aml-image-builder-secret in namespace ns2")
     forbidden = ('configmaps "aml-image-builder-config" is forbidden: User "x" cannot get resource "configmaps"')
-    reread = {"results": [{"item": {"namespace": "ns2"}, "failed": True,
+    reread = {"results": [{"item": {"cluster": "c1", "namespace": "ns2"}, "failed": True,
                            "msg": 'Failed: HTTP response body: {"kind":"Status","message":"' + forbidden.replace('"', '\\"') + '"}'}]}
     found = _batch.model_lookups(batch, existing("ns1", "ns2"), registered, reread, {})
     assert found["services"]["b"]["error"].startswith(
@@ -126,7 +130,7 @@ def test_a_failed_read_is_its_namespaces_own_and_says_which():
 
 
 def test_a_namespace_that_cannot_be_read_fails_its_services_before_gitlab():
-    reads = {"results": [{"item": {"namespace": "ns1"}, "failed": True, "msg": "Forbidden while listing"}]}
+    reads = {"results": [{"item": {"namespace": "ns1", "cluster": "c1"}, "failed": True, "msg": "Forbidden while listing"}]}
     found = run_to_lookups({"a": service("a")}, {"results": [config("ns1"), secret("ns1")]}, reads=reads)
     assert found["services"]["a"]["error"] == "Forbidden while listing"
     assert found["lookups"] == []
@@ -137,7 +141,7 @@ def prepared(inputs: dict, models=None, runtimes=None, reads=None, check_mode=Fa
     models = models or {"results": [dict(MODEL, item=lookup) for lookup in found["lookups"]]}
     runtime_items = _batch.runtime_lookups(found, models)
     runtimes = runtimes or {"results": [dict(RUNTIME, item=item) for item in runtime_items]}
-    return _batch.prepare(found, models, runtimes)
+    return _batch.prepare(found, models, runtimes, RENDER_SPEC)
 
 
 def owned(done: dict, check_mode: bool = False, **by_host) -> dict:
@@ -172,15 +176,15 @@ def test_check_mode_forces_over_a_migration_it_did_not_write():
 
 
 def test_guard_refuses_an_update_and_a_forbidding_pod_security_level():
-    reads = {"results": [{"item": {"namespace": "ns1"}, "pod_security_level": "baseline",
+    reads = {"results": [{"item": {"namespace": "ns1", "cluster": "c1"}, "pod_security_level": "baseline",
                           "inference_services": [{"name": "a", "resource": {"metadata": {"annotations": {
                               "serving.kserve.io/deploymentMode": "RawDeployment"}}}}]}]}
     done = prepared({"a": service("a", isvc_update_if_exists=False), "b": service("b"),
                      "c": service("c", isvc_manage_pod_security=True)}, reads=reads)
     assert "already exists and isvc_update_if_exists is false" in done["services"]["a"]["error"]
     assert "enforces Pod Security level baseline" in done["services"]["b"]["error"]
-    assert done["services"]["c"]["error"] == "" and done["label_namespaces"] == ["ns1"]
-    labelled = {"results": [{"item": "ns1", "failed": True, "msg": 'namespaces "ns1" is forbidden: cannot patch'}]}
+    assert done["services"]["c"]["error"] == "" and done["label_namespaces"] == [{"cluster": "c1", "namespace": "ns1"}]
+    labelled = {"results": [{"item": {"cluster": "c1", "namespace": "ns1"}, "failed": True, "msg": 'namespaces "ns1" is forbidden: cannot patch'}]}
     assert _batch.ownership_groups(done, labelled) == []
     grouped = _batch.apply_groups(done, labelled, {"results": []})
     assert grouped["services"]["c"]["error"] == (
@@ -193,7 +197,7 @@ def test_model_and_runtime_failures_are_their_services_own():
     found = run_to_lookups(inputs, {"results": [config("ns1"), secret("ns1")]})
     first, second = found["lookups"]
     models = {"results": [dict(MODEL, item=first), {"item": second, "failed": True, "msg": "GitLab answered 503"}]}
-    done = _batch.prepare(found, models, {"results": []})
+    done = _batch.prepare(found, models, {"results": []}, RENDER_SPEC)
     assert done["services"]["b"]["error"] == "GitLab answered 503"
     assert done["services"]["a"]["error"] == "no runtime look-up"
     assert _batch.ownership_groups(done) == []
@@ -203,12 +207,12 @@ def test_outcomes_from_apply_and_wait_one_wait_per_namespace_and_timeout():
     done = owned(prepared({"a": service("a"), "b": service("b", isvc_wait_timeout=60), "c": service("c"),
                            "d": service("d", "ns2")}))
     apply = {"results": [{"item": done["apply"][0], "changed": True, "result": {"results": [
-        {"changed": True, "result": {"kind": "InferenceService"}}, {"changed": True, "result": {"kind": "InferenceService"}}, {"error": {"msg": "409 Conflict"}},
-        {"changed": False, "result": {"kind": "InferenceService"}}]}}]}
+        {"changed": True, "result": APPLIED}, {"changed": True, "result": APPLIED}, {"error": {"msg": "409 Conflict"}},
+        {"changed": False, "result": APPLIED}]}}]}
     waits = _batch.waits(done, apply)
-    assert waits == [{"namespace": "ns1", "timeout": 60, "names": ["b"]},
-                     {"namespace": "ns1", "timeout": 1800, "names": ["a"]},
-                     {"namespace": "ns2", "timeout": 1800, "names": ["d"]}]
+    assert waits == [{"cluster": "c1", "namespace": "ns1", "timeout": 60, "names": ["b"]},
+                     {"cluster": "c1", "namespace": "ns1", "timeout": 1800, "names": ["a"]},
+                     {"cluster": "c1", "namespace": "ns2", "timeout": 1800, "names": ["d"]}]
     waited = {"results": [
         {"item": waits[0], "failed": True, "msg": "1 of 1 not ready",
          "inference_services": [{"name": "b", "ready": False, "message": "InferenceService ns1/b was not ready after 60 s"}]},

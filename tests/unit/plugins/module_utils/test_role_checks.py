@@ -2,8 +2,8 @@
 # Copyright (c) aml.kserve contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Unit tests of the deploy role's cross-variable checks (``_role_checks``), which the role reaches through the
-``isvc_input_problems``/``isvc_guard_problems`` filters and batch_deploy.yml through ``isvc_batch``."""
+"""Unit tests of the deploy role's cross-variable checks (``_role_checks``), which the role reaches through
+module_utils/_batch.py for every service of a play batch."""
 
 from __future__ import annotations
 
