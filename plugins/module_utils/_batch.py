@@ -196,8 +196,8 @@ def _existing_by_namespace(registered: Any) -> Dict[str, Any]:
             found[where] = str(result.get("msg") or "the read of what exists failed")
         elif not result.get("skipped"):
             found[where] = {"services": {s["name"]: s.get("resource") or {} for s in result.get("inference_services") or []},
-                                "pod_security_level": result.get("pod_security_level"),
-                                "pod_security_read": "pod_security_level" in result}
+                            "pod_security_level": result.get("pod_security_level"),
+                            "pod_security_read": "pod_security_level" in result}
     return found
 
 
@@ -235,7 +235,7 @@ def read_failures(registered: Any, rereads: Any) -> Dict[str, str]:
             reason = ("Cannot read Secret {0} in namespace {1} (the error is hidden, as everything about a "
                       "Secret)".format(SECRET, namespace))
         failures[where] = (reason + ". Give this identity get on configmaps and secrets there "
-                               "(playbooks/prepare_rbac.yml), or set isvc_gitlab_url and isvc_gitlab_token.")
+                           "(playbooks/prepare_rbac.yml), or set isvc_gitlab_url and isvc_gitlab_token.")
     return failures
 
 

@@ -130,6 +130,9 @@ def test_update_refused_when_update_if_exists_is_false(stage: Stage):
     run = stage.deploy(extra_vars=dict(vars_, isvc_update_if_exists=False, isvc_cpu_limit="8"))
     assert run.rc != 0
     assert "already exists and isvc_update_if_exists is false" in failure_message(run)
+    # a failed deploy still publishes its outcome, with the reason, for an AWX workflow's failure branch
+    published = stats(run)[f"{stage.namespace}/{vars_['isvc_name']}"]
+    assert published["failed"] is True and published["msg"] == failure_message(run)
     assert writes(stage.kube.audit_events_since(mark), "aml-admin") == []
     assert stage.isvc(vars_["isvc_name"])["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
 
