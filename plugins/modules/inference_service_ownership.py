@@ -24,7 +24,7 @@ description:
   - B(Preconditions.) A service that existed when read is applied with its C(metadata.uid), so the apply cannot land
     on another object of the same name (deleted and recreated meanwhile). With O(update_if_exists=false), a service
     that did not exist is to be created and must not overwrite one that appeared meanwhile. Its definition then
-    carries the nil UID. Apply it with C(apply=false): a create goes through, and an update of an object that
+    carries the nil UID. Apply it with C(apply=false); a create goes through, and an update of an object that
     appeared meanwhile fails.
   - A dry-run apply is sent only when another manager owns spec, label or annotation fields, and a patch only for a
     migration. A service that needs neither costs no request.

@@ -102,8 +102,8 @@ def test_takeover_of_a_pipeline_service_migrates_once_and_drops_what_is_no_longe
     assert (CSA, "Update") in managers(before)
     assert LAST_APPLIED in before["metadata"]["annotations"]
     # the pipeline's heredoc writes them unquoted: numbers
-    assert {k: limits(before)[k] for k in HAMI} == {"nvidia.com/gpualloc": 1, "nvidia.com/gpucores": 50,
-                                                     "nvidia.com/gpumem": 4096}
+    hami = {"nvidia.com/gpualloc": 1, "nvidia.com/gpucores": 50, "nvidia.com/gpumem": 4096}
+    assert {k: limits(before)[k] for k in HAMI} == hami
 
     run = stage.deploy(extra_vars=takeover_vars(stage, model, name))
     assert run.rc == 0, run.output[-4000:]
