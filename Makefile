@@ -2,6 +2,7 @@
 #   make demo      bring up the embedded Kubernetes + GitLab and deploy a sample model
 #   make test      unit + integration tests, ansible-test sanity, ansible-lint (what CI runs)
 #   make env-up / env-down   the embedded environment, for use by hand
+#   make docs      the HTML docsite (antsibull-docs + Sphinx) in .build/docs/site/build/html
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -24,7 +25,7 @@ export PATH := $(BIN):$(PATH)
 
 PYTEST_ARGS ?=
 
-.PHONY: help venv collection apiserver test unit integration sanity lint env-up env-down demo build changelog clean
+.PHONY: help venv collection apiserver test unit integration sanity lint docs-lint docs env-up env-down demo build changelog clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -71,6 +72,35 @@ sanity: collection
 
 lint: collection
 	$(BIN)/ansible-lint --profile production --offline
+	$(MAKE) --no-print-directory docs-lint
+
+# The ceiling keeps git from taking a .venv inside a checkout for part of it: antsibull-docs copies a collection
+# found in a git work tree (kubernetes.core in .venv) as its tracked files only, that is none.
+docs-lint: collection
+	GIT_CEILING_DIRECTORIES=$(realpath $(VENV)) $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+
+# The docsite: every module, filter and role entry point, and README.md as the guide. It is built from a copy
+# without the private filters (plugins/filter/_*.py, the role's own plumbing, not an API). Offline, the references into docs.ansible.com (intersphinx) cannot resolve, so
+# unresolved references are not warnings here; docs-lint checks the collection's own.
+DOCS := $(BUILD)/docs
+DOCS_COLLECTION := $(DOCS)/collections/ansible_collections/aml/kserve
+DOCS_INTERNAL := plugins/filter/_*.py
+docs: collection
+	rm -rf $(DOCS) && mkdir -p $(DOCS_COLLECTION) && mkdir -m 700 $(DOCS)/site
+	git ls-files -co --exclude-standard | while read -r f; do [ ! -e "$$f" ] || echo "$$f"; done \
+	  | tar -cf - -T - | tar -xf - -C $(DOCS_COLLECTION)
+	cd $(DOCS_COLLECTION) && rm -f $(DOCS_INTERNAL)
+	export ANSIBLE_COLLECTIONS_PATH=$(DOCS)/collections; cd $(DOCS)/site \
+	  && $(BIN)/antsibull-docs sphinx-init --use-current --fail-on-error --dest-dir . \
+	       --index-rst-source $(CURDIR)/docs/docsite/index.rst --project aml.kserve --title aml.kserve \
+	       --html-short-title aml.kserve aml.kserve >/dev/null \
+	  && mkdir -p rst && chmod og-w rst \
+	  && $(BIN)/antsibull-docs --config-file antsibull-docs.cfg collection --use-current --fail-on-error \
+	       --dest-dir rst aml.kserve \
+	  && cp $(CURDIR)/README.md rst/guide.md \
+	  && printf '%s\n' "extensions.append('myst_parser')" "intersphinx_mapping = {}" "suppress_warnings = ['ref.ref']" >> conf.py \
+	  && $(BIN)/sphinx-build -q -b html rst build/html -c . -W --keep-going
+	@echo "Docsite: $(DOCS)/site/build/html/index.html"
 
 build: collection
 	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)

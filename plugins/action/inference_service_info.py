@@ -2,7 +2,7 @@
 # Copyright (c) aml.kserve contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Wait on the controller: progress lines reach the output (and AWX) while the wait runs."""
+"""Wait on the controller: progress lines reach the terminal (stderr) and AWX's job output while the wait runs."""
 
 from __future__ import annotations
 
@@ -18,4 +18,10 @@ class ActionModule(ControllerAction):
     def handle(self, params):
         if not _k8s.HAS_KUBERNETES:
             raise KubernetesError("The kubernetes Python library is needed on the controller: pip install kubernetes")
-        return services_result(_k8s.KubeClient(params=params), params, echo=display.display)
+        return services_result(_k8s.KubeClient(params=params), params, echo=_progress)
+
+
+def _progress(line):
+    # On stderr: stdout is the stdout callback's (the json and yaml callbacks print one document there). People see
+    # it on the terminal, and ansible-runner (AWX) makes it a job event, as it does for any Display output.
+    display.display(line, stderr=True)

@@ -141,7 +141,8 @@ def plan(inputs: Mapping[str, Mapping[str, Any]], role_options: Mapping[str, Any
         service: Service = {
             "host": host, "name": str(values.get("isvc_name") or host), "namespace": str(values.get("isvc_namespace") or ""),
             "cluster": cluster_ids[host],
-            "values": values, "error": error, "started": float(raw.get("__isvc_started") or 0),
+            "values": values, "error": error, "reason": "input" if error else "",
+            "started": float(raw.get("__isvc_started") or 0),
             "render_only": flag(values.get("isvc_render_only")), "wait": flag(values.get("isvc_wait", True)),
             "wait_timeout": _seconds(values.get("isvc_wait_timeout")),
             "field_manager": str(values.get("isvc_field_manager") or "aml.kserve"),
@@ -287,14 +288,17 @@ def model_lookups(batch: Mapping[str, Any], existing: Any, gitlab_read: Any, git
         where = scope(service)
         if not service["render_only"] and isinstance(found.get(where), str):
             service["error"] = found[where]
+            service["reason"] = "read"
             continue
         if where in failures:
             service["error"] = failures[where]
+            service["reason"] = "gitlab"
             continue
         url, token, problem = gitlab_connection(service, objects.get(("ConfigMap", where)),
                                                 objects.get(("Secret", where)), str(tokens.get(host) or ""))
         if problem:
             service["error"] = problem
+            service["reason"] = "gitlab"
             continue
         values = service["values"]
         args = {"repo": values.get("isvc_model_repo") or "",
@@ -351,16 +355,19 @@ def prepare(batch: Mapping[str, Any], models: Any, runtimes: Any, render_spec: A
         model = resolved.get(service.get("model_key", "")) or {"failed": True, "msg": "no model look-up"}
         if model.get("failed"):
             service["error"] = str(model.get("msg") or "the model could not be resolved")
+            service["reason"] = "gitlab"
             continue
         runtime = chosen.get(_runtime_key(values, model.get("library_name"), service["cluster"])) or {"failed": True, "msg": "no runtime look-up"}
         if runtime.get("failed"):
             service["error"] = str(runtime.get("msg") or "no serving runtime fits")
+            service["reason"] = "runtime"
             continue
         service["model"] = {k: model.get(k) for k in ("project_path", "commit_id", "revision", "repo", "library_name")}
         service["runtime"] = {"name": (runtime.get("runtime") or {}).get("name", ""), "choice": runtime.get("choice", "")}
         rendered = render(values, model, runtime.get("runtime") or {}, render_spec)
         if rendered.get("error"):
             service["error"] = rendered["error"]
+            service["reason"] = "input"
             continue
         service["rendered"] = rendered
         if service["render_only"]:
@@ -371,6 +378,7 @@ def prepare(batch: Mapping[str, Any], models: Any, runtimes: Any, render_spec: A
                                                rendered["deployment_mode"], psa_level)
         if problems:
             service["error"] = " ".join(problems)
+            service["reason"] = "guard"
             continue
         service["label_namespace"] = _role_checks.needs_privileged_label(values, psa_level)
         service["pod_security_unread"] = flag(values.get("isvc_host_ipc", True)) and namespace.get("pod_security_read") \
@@ -424,6 +432,7 @@ def apply_groups(batch: Mapping[str, Any], labelled: Any, ownership: Any, check_
         for service in services.values():
             if scope(service) == where and not service["error"] and not service["render_only"]:
                 service["error"] = problem
+                service["reason"] = "apply"
     groups: Dict[str, Dict[str, Any]] = {}
     for result in _registered(ownership):
         item = result.get("item") or {}
@@ -432,11 +441,13 @@ def apply_groups(batch: Mapping[str, Any], labelled: Any, ownership: Any, check_
             service = services[host]
             if result.get("failed") and not prepared_services:
                 service["error"] = str(result.get("msg") or "the ownership check failed")
+                service["reason"] = "apply"
                 continue
             owned = prepared_services[index] if index < len(prepared_services) else {
                 "failed": True, "msg": "no ownership result for this InferenceService"}
             if owned.get("failed"):
                 service["error"] = str(owned.get("msg") or "the ownership check failed")
+                service["reason"] = "apply"
                 continue
             # a check-mode dry-run cannot see the migration it did not write: its old fields would conflict
             force = bool(item.get("force_conflicts")) or (check_mode and bool(owned.get("migrated")))
@@ -497,7 +508,9 @@ def _wait_summaries(registered: Any) -> Dict[str, Dict[str, Any]]:
         for name in item.get("names") or []:
             # a wait that failed as a whole (RBAC, lost apiserver) has no entry per service: its message is theirs
             summaries[scope(item) + "/" + name] = by_name.get(name) or {
-                "ready": False, "message": result.get("msg") or "the wait failed"}
+                "ready": False, "message": result.get("msg") or "the wait failed",
+                # KServe's reason; a timeout carries the last status; else the wait could not read (RBAC, connection)
+                "reason": result.get("reason") or ("timeout" if "status" in result else "read")}
     return summaries
 
 
@@ -516,28 +529,31 @@ def outcomes(prepared: Mapping[str, Any], registered_apply: Any, registered_wait
     written = {(r.get("item") or {}).get("path"): r for r in _registered(manifests)}
     found: Dict[str, Dict[str, Any]] = {}
     for host, service in prepared["services"].items():
-        outcome: Dict[str, Any] = {"name": service["name"], "namespace": service["namespace"], "failed": False, "msg": "",
-                                   "ready": False, "changed": False, "seconds": round(now - (service["started"] or now), 1)}
-        error = service["error"]
+        outcome: Dict[str, Any] = {"name": service["name"], "namespace": service["namespace"], "msg": "", "ready": False,
+                                   "changed": False, "seconds": round(now - (service["started"] or now), 1)}
+        error, reason = service["error"], service.get("reason") or "error"
         if not error and service["render_only"]:
             result = written.get(service["manifest"]) or {"failed": True, "msg": "the manifest was not written"}
             if result.get("failed"):
-                error = ("Cannot write the manifest under isvc_render_dir ({0}): {1}. Set isvc_render_dir to a directory "
-                         "this controller user may create and write.".format(
-                             service["values"].get("isvc_render_dir"), result.get("msg")))
+                error, reason = ("Cannot write the manifest under isvc_render_dir ({0}): {1}. Set isvc_render_dir to a "
+                                 "directory this controller user may create and write.".format(
+                                     service["values"].get("isvc_render_dir"), result.get("msg")), "write")
             outcome.update(manifest=service["manifest"], changed=bool(result.get("changed")))
         elif not error:
             apply = done.get(host) or {"error": "not applied", "changed": False}
             summary = summaries.get(scope(service) + "/" + service["name"])
             if apply["error"]:
-                error = apply["error"]
+                error, reason = apply["error"], "apply"
             elif summary is not None and not summary.get("ready"):
+                # the wait's own reason (KServe's, such as ModelLoadFailed), or timeout
                 error = str(summary.get("message") or "not ready")
+                reason = str(summary.get("reason") or ("timeout" if summary.get("state") == "timeout" else "failed"))
             outcome.update(changed=apply["changed"], ready=bool((summary or {}).get("ready")),
                            out_cluster_endpoint=str((summary or {}).get("url") or ""),
                            waited=(summary or {}).get("waited", 0))
         if error:
-            outcome.update(failed=True, msg=error)
+            # issue 14's failure record: which service, a short class and the failed step's message
+            outcome.update(failed=True, reason=reason, message=error, msg=error)
             found[host] = outcome
             continue
         rendered, model = service["rendered"], service["model"]

@@ -100,6 +100,7 @@ def migrated(obj: Mapping[str, Any], manager: str, csa_manager: str = CSA_MANAGE
 # -- conflicts -----------------------------------------------------------------------------------
 
 _CONFLICT_MANAGER = re.compile(r'conflict with "(?P<manager>[^"]*)"')
+_MESSAGE = re.compile(r'"message":\s*"((?:[^"\\]|\\.)*)"')  # a Status's message, when the Status is cut short
 
 
 def parse_conflicts(status: Mapping[str, Any]) -> List[Tuple[str, str]]:
@@ -225,9 +226,10 @@ def apply_problem(applied: Mapping[str, Any], namespace: str, name: str, method:
             return ("{0} was created by someone else while it was being created; nothing was changed. Set {1} to true "
                     "to update it.".format(where, update_hint))
         return ""
-    raw = error.get("msg") if isinstance(error, Mapping) else error
+    raw = str(error.get("msg") if isinstance(error, Mapping) else error)
     status = kube_status(raw)
-    message = status.get("message") or first_line(str(raw))
+    quoted = _MESSAGE.search(raw)
+    message = status.get("message") or (quoted.group(1) if quoted else first_line(raw))
     text = message.lower()
     if "uid mismatch" in text:
         return "{0} was deleted since it was read; nothing was applied. Run again to create it.".format(where)

@@ -4,6 +4,9 @@ emulator, seeded with a sample model and runtime, running in the background unti
     python -m tests.harness.env up      # start (or show the running one)
     python -m tests.harness.env down    # stop everything
     python -m tests.harness.env demo    # up, then deploy the sample model with playbooks/deploy.yml
+
+One environment per state directory: ``.build/env``, or ``$AML_KSERVE_ENV_DIR`` (the tests use their own, so a
+person's environment is never reused, blocked or stopped by ``make test``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from typing import Any
 
 from tests.harness.ansible import REPO_ROOT, ansible_env
 
-STATE_DIR = REPO_ROOT / ".build" / "env"
+DEFAULT_STATE_DIR = REPO_ROOT / ".build" / "env"
+STATE_DIR = pathlib.Path(os.environ.get("AML_KSERVE_ENV_DIR") or DEFAULT_STATE_DIR).absolute()
 STATE_FILE = STATE_DIR / "state.json"
 DEMO_NAMESPACE = "demo"
 DEMO_REPO = "qwen2-0-5b-instruct"
@@ -108,12 +112,22 @@ def _running() -> dict[str, Any] | None:
     return state
 
 
+def _with_dir(command: str) -> str:
+    """``command`` as it must be typed to reach this environment."""
+    if STATE_DIR == DEFAULT_STATE_DIR.absolute():
+        return command
+    return f"AML_KSERVE_ENV_DIR={STATE_DIR} {command}"
+
+
 def up(quiet: bool = False) -> dict[str, Any]:
     state = _running()
     if state is None:
-        if STATE_DIR.exists():
-            subprocess.run(["rm", "-rf", str(STATE_DIR)], check=True)
-        STATE_DIR.mkdir(parents=True)
+        # Only what an earlier run left: the directory may be one the caller named.
+        for leftover in ("kube", "gitlab"):
+            if (STATE_DIR / leftover).exists():
+                subprocess.run(["rm", "-rf", str(STATE_DIR / leftover)], check=True)
+        (STATE_DIR / "env.log").unlink(missing_ok=True)
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
         log = open(STATE_DIR / "env.log", "ab")  # pylint: disable=consider-using-with  # handed to the daemon
         proc = subprocess.Popen([sys.executable, "-m", "tests.harness.env", "serve"], cwd=REPO_ROOT, stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -135,7 +149,7 @@ Try:
   .venv/bin/ansible-playbook playbooks/deploy.yml -e isvc_name=chat -e isvc_namespace={DEMO_NAMESPACE} \\
       -e isvc_model_repo={DEMO_REPO} -e isvc_runtime_class=vllm
   kubectl get inferenceservices -n {DEMO_NAMESPACE}
-Stop it with: make env-down""")
+Stop it with: {_with_dir('make env-down')}""")
     return state
 
 
@@ -163,7 +177,7 @@ def demo() -> int:
     rc = subprocess.call(argv, env=env, cwd=REPO_ROOT)
     if rc == 0:
         print(f"\nDeployed. Look at it with: KUBECONFIG={state['kubeconfig']} kubectl get isvc -n {DEMO_NAMESPACE}\n"
-              "The environment keeps running; stop it with: make env-down")
+              "The environment keeps running; stop it with: " + _with_dir("make env-down"))
     return rc
 
 

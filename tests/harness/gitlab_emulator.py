@@ -4,7 +4,7 @@ Standard library only. Projects are seeded from Python (``create_project``/``com
 deterministic commits (fixed identity and dates), so every SHA is identical on every run. The
 HTTP side serves python-gitlab and curl: projects (list/search/pagination), branches, tags,
 repository files (JSON, HEAD and raw) and commits, with GitLab's field names, status codes,
-error bodies and pagination headers. Faults (``fail_next``, ``reset_next``) and ``latency`` can be injected.
+error bodies and pagination headers. Faults (``fail_next``, ``reset_next``, ``delay_next``) and ``latency`` can be injected.
 
 Run standalone with ``python -m tests.harness.gitlab_emulator --root DIR [--port N] [--tls]``.
 """
@@ -136,6 +136,7 @@ class _Fault:
     retry_after: int | None
     path_contains: str | None
     reset: bool = False
+    delay: float = 0.0  # answer as usual, this many seconds late
 
 
 @dataclass
@@ -375,6 +376,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if emu.latency > 0:
             time.sleep(emu.latency)
         fault = emu.take_fault(self.path)
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+            fault = None
         if fault is not None and fault.reset:
             emu.record_request(method, self.path, RESET)
             self._reset()
@@ -620,6 +624,13 @@ class GitLabEmulator:
             return
         with self._lock:
             self._faults.append(_Fault(count, RESET, None, path_contains, reset=True))
+
+    def delay_next(self, count: int, seconds: float, *, path_contains: str | None = None) -> None:
+        """Answer the next ``count`` requests (whose path contains ``path_contains``) as usual, ``seconds`` late."""
+        if count <= 0:
+            return
+        with self._lock:
+            self._faults.append(_Fault(count, 0, None, path_contains, delay=seconds))
 
     def take_fault(self, path: str) -> _Fault | None:
         """Consume and return the first pending fault matching ``path`` (used by the HTTP handler)."""

@@ -168,8 +168,18 @@ def _recipe(target: str) -> str:
     return dry.stdout.strip().splitlines()[-1]
 
 
+def _snapshot(state_file: pathlib.Path) -> tuple[bytes, list[int]] | None:
+    """A running environment's state file and live processes (None when it is not running)."""
+    if not state_file.exists():
+        return None
+    state = json.loads(state_file.read_text())
+    if not _alive(state["pid"]):
+        return None
+    return state_file.read_bytes(), sorted([state["pid"], *_children(state["pid"])])
+
+
 @pytest.mark.slow
-def test_env_up_and_down(monkeypatch):
+def test_env_up_and_down(tmp_path):
     from tests.harness import env as env_mod
 
     # The test runs exactly what the Makefile runs (after its prerequisites).
@@ -178,18 +188,21 @@ def test_env_up_and_down(monkeypatch):
     assert _recipe("env-up") == " ".join(up_cmd)
     assert _recipe("env-down") == " ".join(down_cmd)
 
-    # env.py has one fixed state directory: never take over (and then stop) an environment someone runs.
-    assert env_mod._running() is None, f"an embedded environment is already running ({env_mod.STATE_FILE}); stop it first"
-    env = _make_env()
+    # In a state directory of its own: an environment a person runs (.build/env) is neither reused nor stopped.
+    state_dir = tmp_path / "env"
+    state_file = state_dir / "state.json"
+    persons = _snapshot(env_mod.DEFAULT_STATE_DIR / "state.json")
+    env = dict(_make_env(), AML_KSERVE_ENV_DIR=str(state_dir))
     crds = env["KSERVE_CRDS_DIR"] or "minimal"
     pids: dict[int, str] = {}
     try:
         up = subprocess.run(up_cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
         assert up.returncode == 0, up.stdout + up.stderr
         out = up.stdout
-        state = json.loads(env_mod.STATE_FILE.read_text())
+        state = json.loads(state_file.read_text())
         pids = {state["pid"]: "serve", **_children(state["pid"])}
         assert sorted(pids.values()) == ["etcd", "kube-apiserver", "serve"]
+        assert pathlib.Path(state["kubeconfig"]).parent.parent == state_dir
 
         assert f"Embedded environment is up (KServe CRDs: {crds})." in out
         kubeconfig = re.search(r"^  KUBECONFIG=(\S+)$", out, re.M).group(1)
@@ -211,7 +224,7 @@ def test_env_up_and_down(monkeypatch):
 
         assert f"export KUBECONFIG={kubeconfig} " in out
         assert ".venv/bin/ansible-playbook playbooks/deploy.yml" in out
-        assert "Stop it with: make env-down" in out
+        assert f"Stop it with: AML_KSERVE_ENV_DIR={state_dir} make env-down" in out
 
         # `make demo` on the running environment: a whole deployment, endpoints printed.
         demo_cmd = [str(BIN / "python"), "-m", "tests.harness.env", "demo"]
@@ -222,6 +235,7 @@ def test_env_up_and_down(monkeypatch):
         assert (f'"msg": "{namespace}/qwen-chat: ready, {env_mod.DEMO_PROJECT}@v1.0 on {env_mod.DEMO_RUNTIME} (RawDeployment), '
                 f'in cluster http://qwen-chat-predictor.{namespace}.svc.cluster.local, outside http') in demo.stdout
         assert "Deployed. Look at it with:" in demo.stdout
+        assert f"stop it with: AML_KSERVE_ENV_DIR={state_dir} make env-down" in demo.stdout
         kubectl = subprocess.run(["/usr/bin/kubectl", "--kubeconfig", kubeconfig, "get", "inferenceservice", "qwen-chat", "-n",
                                   namespace, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"],
                                  capture_output=True, text=True, timeout=60, check=False)
@@ -233,15 +247,64 @@ def test_env_up_and_down(monkeypatch):
         while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert {pid: name for pid, name in pids.items() if _alive(pid)} == {}
-        assert not env_mod.STATE_FILE.exists()
+        assert not state_file.exists()
         apiserver_port = int(state["apiserver"].rsplit(":", 1)[1])
         gitlab_port = int(gitlab_url.rsplit(":", 1)[1])
         assert _port_closed(apiserver_port) and _port_closed(gitlab_port)
         again = subprocess.run(down_cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
         assert again.stdout == "The embedded environment is not running.\n"
+        # The person's environment, if one runs, is as it was: same state file, same processes.
+        assert _snapshot(env_mod.DEFAULT_STATE_DIR / "state.json") == persons
     finally:
-        if env_mod.STATE_FILE.exists():
+        if state_file.exists():
             subprocess.run(down_cmd, cwd=REPO_ROOT, env=env, capture_output=True, timeout=120, check=False)
         for pid, name in pids.items():  # only the processes this test started
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def _isvcs(kubeconfig: str) -> list[list[str]]:
+    """[name, Ready] of the demo namespace's InferenceServices."""
+    kubectl = subprocess.run(["/usr/bin/kubectl", "--kubeconfig", kubeconfig, "get", "inferenceservice", "-n", "demo", "-o",
+                              "jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=='Ready')].status}{'\\n'}{end}"],
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert kubectl.returncode == 0, kubectl.stderr
+    return [line.split(" ") for line in kubectl.stdout.splitlines()]
+
+
+@pytest.mark.slow
+def test_the_env_test_runs_beside_a_persons_demo(tmp_path):
+    """The README's order: `make demo` leaves the environment running, then `make test` (here its env test) passes
+    and leaves that environment up and untouched."""
+    from tests.harness import env as env_mod
+
+    default_state = env_mod.DEFAULT_STATE_DIR / "state.json"
+    env = {k: v for k, v in _make_env().items() if k != "AML_KSERVE_ENV_DIR"}  # as a person types it
+    demo_cmd = [str(BIN / "python"), "-m", "tests.harness.env", "demo"]
+    down_cmd = [str(BIN / "python"), "-m", "tests.harness.env", "down"]
+    started_here = _snapshot(default_state) is None
+    try:
+        if started_here:  # else a person's environment runs already: the test uses it as it is
+            demo = subprocess.run(demo_cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+                                  check=False)
+            assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-2000:]
+            assert "stop it with: make env-down" in demo.stdout
+        persons = _snapshot(default_state)
+        assert persons is not None
+        state = json.loads(default_state.read_text())
+        isvcs_before = _isvcs(state["kubeconfig"])
+        if started_here:
+            assert isvcs_before == [["qwen-chat", "True"]]
+
+        # The env test, as `make test` runs it (pytest from the checkout), with the demo's environment up.
+        inner = subprocess.run([str(BIN / "python"), "-m", "pytest", "-c", "tests/pytest.ini", "-q", "-p", "no:cacheprovider",
+                                f"--basetemp={tmp_path / 'inner'}", "tests/integration/test_harness_env.py::test_env_up_and_down"],
+                               cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+        assert inner.returncode == 0, inner.stdout[-4000:] + inner.stderr[-2000:]
+        assert re.search(r"^1 passed", inner.stdout, re.M), inner.stdout[-2000:]
+
+        assert _snapshot(default_state) == persons
+        assert _isvcs(state["kubeconfig"]) == isvcs_before
+    finally:
+        if started_here:  # a person's own environment stays up
+            subprocess.run(down_cmd, cwd=REPO_ROOT, env=env, capture_output=True, timeout=120, check=False)

@@ -123,3 +123,12 @@ def test_manifest_declares_the_tested_kubernetes_core_range(tarball, galaxy):
     assert major == 6, installed
     # FILES.json lists exactly what the tarball holds.
     assert {f["name"] for f in files["files"] if f["name"] != "."} == names - {"MANIFEST.json", "FILES.json"}
+
+
+def test_manifest_carries_no_placeholder_address(tarball, galaxy):
+    # An address that points nowhere (example.invalid) is left out rather than invented.
+    url_keys = ("repository", "documentation", "homepage", "issues")
+    with tarfile.open(tarball) as tar:
+        info = json.load(tar.extractfile("MANIFEST.json"))["collection_info"]
+    assert {key: info[key] for key in url_keys} == {key: galaxy.get(key) for key in url_keys} == dict.fromkeys(url_keys)
+    assert "example.invalid" not in (REPO_ROOT / "galaxy.yml").read_text()

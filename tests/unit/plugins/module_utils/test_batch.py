@@ -214,14 +214,15 @@ def test_outcomes_from_apply_and_wait_one_wait_per_namespace_and_timeout():
                      {"cluster": "c1", "namespace": "ns1", "timeout": 1800, "names": ["a"]},
                      {"cluster": "c1", "namespace": "ns2", "timeout": 1800, "names": ["d"]}]
     waited = {"results": [
-        {"item": waits[0], "failed": True, "msg": "1 of 1 not ready",
-         "inference_services": [{"name": "b", "ready": False, "message": "InferenceService ns1/b was not ready after 60 s"}]},
+        {"item": waits[0], "failed": True, "msg": "InferenceService ns1/b was not ready after 60 s", "status": {}},
         {"item": waits[1], "inference_services": [{"name": "a", "ready": True, "url": "http://a.example"}]},
         {"item": waits[2], "failed": True, "msg": "Cannot reach the Kubernetes API"}]}
     found = _batch.outcomes(done, apply, waited, {}, now=0.0)
-    assert found["a"]["failed"] is False and found["a"]["ready"] is True and found["a"]["changed"] is True
+    assert "failed" not in found["a"] and found["a"]["ready"] is True and found["a"]["changed"] is True
     assert found["a"]["msg"].startswith("ns1/a: ready, amlmodels/m@v1 on vllm-rt (RawDeployment)")
-    assert found["b"] == dict(found["b"], failed=True, msg="InferenceService ns1/b was not ready after 60 s")
+    assert found["b"] == dict(found["b"], failed=True, msg="InferenceService ns1/b was not ready after 60 s",
+                              message="InferenceService ns1/b was not ready after 60 s")
+    assert (found["b"]["reason"], found["c"]["reason"], found["d"]["reason"]) == ("timeout", "apply", "read")
     assert found["c"]["msg"] == "Cannot apply InferenceService ns1/c: 409 Conflict"
     assert found["d"]["msg"] == "Cannot reach the Kubernetes API"
     stats = _batch.stats(found)

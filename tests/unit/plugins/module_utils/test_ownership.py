@@ -8,6 +8,7 @@ status writes (an Update of the status subresource, which the migration must lea
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -162,3 +163,46 @@ def test_foreign_managers_skip_status_finalizers_ours_and_the_csa_manager():
     ours = {"manager": ROLE, "operation": "Apply", "apiVersion": API, "fieldsV1": {"f:spec": {}}}
     assert _ownership.foreign_managers(csa_object([finalizer, ours]), ROLE) == []
     assert _ownership.foreign_managers(csa_object([edit, finalizer, labeler, ours]), ROLE) == ["kubectl-edit", "labeler"]
+
+
+def k8s_error(status):
+    """kubernetes.core.k8s's error with continue_on_error: the client's text with the Status as a bytes repr."""
+    return {"changed": False, "result": {}, "error": {"msg": "Failed to apply object: {0}".format(json.dumps(status).encode()),
+                                                      "reason": status.get("reason")}}
+
+
+# Status bodies as a 1.20 apiserver answers them (seen on the test apiserver).
+UID_IMMUTABLE = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Invalid", "code": 422,
+                 "message": 'InferenceService.serving.kserve.io "qwen" is invalid: metadata.uid: Invalid value: '
+                            '"00000000-0000-0000-0000-000000000000": field is immutable'}
+UID_MISMATCH = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409,
+                "message": 'Operation cannot be fulfilled on inferenceservices.serving.kserve.io "qwen": uid mismatch: '
+                           'the provided object specified uid u-1, and no existing object was found'}
+
+
+@pytest.mark.parametrize("applied, method, expected", [
+    ({"changed": True, "result": {"metadata": {"name": "qwen"}}}, "apply", ""),
+    ({"changed": False, "result": {}, "skipped": True}, "apply", ""),
+    ({"changed": False, "result": {}}, "create",
+     "InferenceService team-a/qwen was created by someone else while it was being created; nothing was changed. Set "
+     "upd to true to update it."),
+    (k8s_error(UID_IMMUTABLE), "create",
+     "InferenceService team-a/qwen was created by someone else since it was read, and upd is false; nothing was changed."),
+    (k8s_error(UID_IMMUTABLE), "apply",
+     "InferenceService team-a/qwen was deleted and created again since it was read (it has another uid); nothing was "
+     "applied. Run again to update the new one."),
+    (k8s_error(UID_MISMATCH), "apply",
+     "InferenceService team-a/qwen was deleted since it was read; nothing was applied. Run again to create it."),
+    (k8s_error(conflict_status((".spec.predictor.minReplicas", "hpa"))), "apply",
+     "InferenceService team-a/qwen: fields set by another field manager would change; nothing was written: "
+     "spec.predictor.minReplicas (set by hpa). Set force: true to take them over."),
+    ({"error": {"msg": "Failed to apply object: b'{\"kind\":\"Status\",\"message\":\"admission webhook denied\"}'"}},
+     "apply", "Cannot apply InferenceService team-a/qwen: admission webhook denied"),
+    # cut short (no whole JSON): the message is still found, never the raw text
+    ({"error": {"msg": 'Failed to apply object: b\'{"kind":"Status","message":"quota exceeded","details":{"cau'}},
+     "apply", "Cannot apply InferenceService team-a/qwen: quota exceeded"),
+])
+def test_apply_problem_in_words(applied, method, expected):
+    problem = _ownership.apply_problem(applied, "team-a", "qwen", method, "force", "upd")
+    assert problem == expected
+    assert "{" not in problem
