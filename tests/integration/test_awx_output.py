@@ -26,10 +26,11 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def model(gitlab: GitLabEmulator, kube) -> dict[str, str]:
     model_ns = "amlmodels/awx-" + secrets.token_hex(3)
-    gitlab.create_project(f"{model_ns}/qwen2-7b", files={"README.md": GitLabEmulator.model_readme("text-generation", "transformers")})
+    # a name of its own: test_role_isvc searches all of amlmodels for qwen2-7b and refuses to guess between two
+    gitlab.create_project(f"{model_ns}/awx-qwen2-7b", files={"README.md": GitLabEmulator.model_readme("text-generation", "transformers")})
     runtime_class = "awx-" + secrets.token_hex(2)
     create_runtime(kube, "awx-vllm-" + secrets.token_hex(2), ["transformers"], runtime_class=runtime_class)
-    return {"model_ns": model_ns, "repo": "qwen2-7b", "runtime_class": runtime_class}
+    return {"model_ns": model_ns, "repo": "awx-qwen2-7b", "runtime_class": runtime_class}
 
 
 @pytest.fixture
