@@ -24,7 +24,11 @@ def isvc_render_problem(message: str) -> str:
     return _role_checks.render_problem(message)
 
 
+def isvc_render_warnings(rendered: Mapping[str, Any]) -> List[str]:
+    return _role_checks.render_warnings(rendered)
+
+
 class FilterModule:
     def filters(self) -> Dict[str, Any]:
         return {"isvc_input_problems": isvc_input_problems, "isvc_guard_problems": isvc_guard_problems,
-                "isvc_render_problem": isvc_render_problem}
+                "isvc_render_problem": isvc_render_problem, "isvc_render_warnings": isvc_render_warnings}
