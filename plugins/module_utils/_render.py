@@ -396,7 +396,8 @@ def render(params: Mapping[str, Any]) -> Dict[str, Any]:
 def render_result(params: Mapping[str, Any]) -> Dict[str, Any]:
     """What the inference_service module (and its action plugin) return."""
     resource = render(params)
-    runtime_args = ((params["runtime"].get("container") or {}).get("args")) or []
+    container = params["runtime"].get("container")
+    runtime_args = container.get("args") if isinstance(container, dict) else None  # unchecked when not copied
     repeated = repeated_args(runtime_args, resource["spec"]["predictor"]["model"].get("args"))
     result = {
         "changed": False,

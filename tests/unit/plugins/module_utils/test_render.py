@@ -666,6 +666,8 @@ def test_inherit_runtime_container_refuses_other_values(value: Any) -> None:
 
 def test_inherit_runtime_container_none_ignores_a_malformed_container() -> None:
     assert _render.validate(base_params(inherit_runtime_container="none", runtime=runtime(container="garbage"))) is None
+    result = _render.render_result(base_params(inherit_runtime_container="none", runtime=runtime(container="garbage")))
+    assert result["repeated_args"] == [] and "args" not in result["resource"]["spec"]["predictor"]["model"]
     with pytest.raises(ValidationError, match="runtime.container must be a dict"):
         _render.validate(base_params(inherit_runtime_container="command_env", runtime=runtime(container="garbage")))
 
