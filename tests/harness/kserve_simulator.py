@@ -1083,8 +1083,9 @@ def _runtime_container(runtime: dict[str, Any]) -> dict[str, Any]:
 
 
 # The fields of spec.predictor.model that are not the inline corev1.Container (KServe's ModelSpec and
-# PredictorExtensionSpec, pkg/apis/serving/v1beta1/predictor_model.go and predictor.go).
-MODEL_ONLY_FIELDS = frozenset({"modelFormat", "runtime", "storageUri", "runtimeVersion", "protocolVersion", "storage"})
+# PredictorExtensionSpec, pkg/apis/serving/v1beta1/predictor_model.go and predictor.go; confidential is 0.20's).
+MODEL_ONLY_FIELDS = frozenset({"modelFormat", "runtime", "storageUri", "runtimeVersion", "protocolVersion", "storage",
+                               "confidential"})
 # corev1.Container's lists that a strategic merge patch merges by key (their patchMergeKey tags in
 # k8s.io/api/core/v1/types.go); every other list is replaced whole, maps merge key by key.
 CONTAINER_MERGE_KEYS = {"env": "name", "ports": "containerPort", "volumeMounts": "mountPath", "volumeDevices": "devicePath"}
