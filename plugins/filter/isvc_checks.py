@@ -28,7 +28,12 @@ def isvc_apply_problem(applied: Mapping[str, Any], namespace: str, name: str, me
     return _ownership.apply_problem(applied, namespace, name, method, "isvc_force_conflicts", "isvc_update_if_exists")
 
 
+def isvc_render_warnings(rendered: Mapping[str, Any]) -> List[str]:
+    return _role_checks.render_warnings(rendered)
+
+
 class FilterModule:
     def filters(self) -> Dict[str, Any]:
         return {"isvc_input_problems": isvc_input_problems, "isvc_guard_problems": isvc_guard_problems,
-                "isvc_render_problem": isvc_render_problem, "isvc_apply_problem": isvc_apply_problem}
+                "isvc_render_problem": isvc_render_problem, "isvc_apply_problem": isvc_apply_problem,
+                "isvc_render_warnings": isvc_render_warnings}
