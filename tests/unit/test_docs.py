@@ -60,7 +60,8 @@ def test_make_docs_builds_the_docsite(tmp_path):
     assert f"Docsite: {site}/index.html" in run.stdout
     pages = {p.name for p in (site / "collections" / "aml" / "kserve").glob("*.html")}
     modules, filters, roles = _documented("module"), _documented("filter"), _documented("role")
-    assert modules == {"gitlab_model_ref", "inference_service", "inference_service_info", "serving_runtime_info"}
+    assert modules == {"gitlab_model_ref", "inference_service", "inference_service_info", "inference_service_ownership",
+                       "serving_runtime_info"}
     assert roles == {"isvc", "rbac"}
     public_filters = filters - BATCH_FILTERS
     assert public_filters and BATCH_FILTERS <= filters  # the batch's filters are documented in the checkout...
