@@ -197,6 +197,8 @@ def _existing_by_namespace(registered: Any) -> Dict[str, Any]:
             found[where] = str(result.get("msg") or "the read of what exists failed")
         elif not result.get("skipped"):
             found[where] = {"services": {s["name"]: s.get("resource") or {} for s in result.get("inference_services") or []},
+                            "baselines": {s["name"]: s.get("baseline") for s in result.get("inference_services") or []
+                                          if s.get("baseline") is not None},
                             "pod_security_level": result.get("pod_security_level"),
                             "pod_security_read": "pod_security_level" in result}
     return found
@@ -494,9 +496,17 @@ def waits(prepared: Mapping[str, Any], registered: Any) -> List[Dict[str, Any]]:
     for service in _active(prepared["services"]):
         if service["render_only"] or not service["wait"] or (done.get(service["host"]) or {"error": "x"})["error"]:
             continue
-        key = (service["cluster"], service["namespace"], service["wait_timeout"])
-        found.setdefault(key, {"cluster": key[0], "namespace": key[1], "timeout": key[2], "names": []})["names"].append(
-            service["name"])
+        values = service["values"]
+        # the wait's rules (issue 11): services that share them share a wait
+        rules = {"settle_seconds": values.get("isvc_wait_settle_seconds", 20),
+                 "trust_observed_generation": flag(values.get("isvc_wait_trust_observed_generation", False)),
+                 "ready_when": values.get("isvc_ready_when") or None, "fail_when": values.get("isvc_fail_when") or None}
+        key = (service["cluster"], service["namespace"], service["wait_timeout"], json.dumps(rules, sort_keys=True))
+        wait = found.setdefault(key, dict(rules, cluster=key[0], namespace=key[1], timeout=key[2], names=[], baselines={}))
+        wait["names"].append(service["name"])
+        # what the service's children were before the apply: Ready counts only once KServe has pushed this change
+        baseline = ((prepared.get("existing") or {}).get(scope(service)) or {}).get("baselines", {}).get(service["name"])
+        wait["baselines"][service["name"]] = baseline or {"exists": False}
     return [found[k] for k in sorted(found)]
 
 
@@ -515,10 +525,11 @@ def _wait_summaries(registered: Any) -> Dict[str, Dict[str, Any]]:
 
 
 def _summary_line(outcome: Mapping[str, Any], check_mode: bool) -> str:
-    state = "ready" if outcome["ready"] else ("checked" if check_mode else "applied (not waited)")
-    return ("{namespace}/{name}: {state}, {project_path}@{revision} on {runtime} ({deployment_mode}), in cluster "
+    state = "ready" if outcome["ready"] else ("checked" if check_mode else outcome.get("state") or "applied (not waited)")
+    line = ("{namespace}/{name}: {state}, {project_path}@{revision} on {runtime} ({deployment_mode}), in cluster "
             "{in_cluster_endpoint}, outside {outside}".format(state=state, outside=outcome["out_cluster_endpoint"] or "(none yet)",
                                                               **outcome))
+    return line + "".join(". WARNING: " + w if i == 0 else " WARNING: " + w for i, w in enumerate(outcome.get("warnings") or []))
 
 
 def outcomes(prepared: Mapping[str, Any], registered_apply: Any, registered_wait: Any, manifests: Any, now: float,
@@ -549,6 +560,7 @@ def outcomes(prepared: Mapping[str, Any], registered_apply: Any, registered_wait
                 error = str(summary.get("message") or "not ready")
                 reason = str(summary.get("reason") or ("timeout" if summary.get("state") == "timeout" else "failed"))
             outcome.update(changed=apply["changed"], ready=bool((summary or {}).get("ready")),
+                           state=str((summary or {}).get("state") or ""),
                            out_cluster_endpoint=str((summary or {}).get("url") or ""),
                            waited=(summary or {}).get("waited", 0))
         if error:
@@ -559,7 +571,8 @@ def outcomes(prepared: Mapping[str, Any], registered_apply: Any, registered_wait
         rendered, model = service["rendered"], service["model"]
         outcome.update(in_cluster_endpoint=rendered["in_cluster_endpoint"], deployment_mode=rendered["deployment_mode"],
                        project_path=model["project_path"], commit_id=model["commit_id"], revision=model["revision"],
-                       runtime=service["runtime"]["name"], runtime_choice=service["runtime"]["choice"])
+                       runtime=service["runtime"]["name"], runtime_choice=service["runtime"]["choice"],
+                       warnings=_role_checks.render_warnings(rendered))
         outcome.setdefault("out_cluster_endpoint", "")
         outcome["msg"] = (_summary_line(outcome, check_mode) if not service["render_only"] else
                           "{0}/{1}: manifest {2}".format(service["namespace"], service["name"], service["manifest"]))

@@ -157,6 +157,56 @@ def overall(isvc: Optional[Dict[str, Any]], deployments: List[Dict[str, Any]], p
     return State(READY, "Ready and rolled out")
 
 
+PREDICTOR_CONTAINER = "kserve-container"
+REVISION_LABEL = "serving.knative.dev/revision"
+
+
+def _current_deployment(isvc: Dict[str, Any], deployments: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The Deployment of the predictor's current spec: the latest created revision's (Serverless), else the one
+    named ``<name>-predictor`` (RawDeployment), else the newest."""
+    if not deployments:
+        return None
+    predictor = ((isvc.get("status") or {}).get("components") or {}).get("predictor") or {}
+    latest = predictor.get("latestCreatedRevision")
+    name = "{0}-predictor".format((isvc.get("metadata") or {}).get("name", ""))
+    for deployment in deployments:
+        if latest and ((deployment.get("metadata") or {}).get("labels") or {}).get(REVISION_LABEL) == latest:
+            return deployment
+    for deployment in deployments:
+        if _name(deployment) == name:
+            return deployment
+    return max(deployments, key=lambda d: ((d.get("metadata") or {}).get("creationTimestamp") or "", _name(d)))
+
+
+def predictor_container(isvc: Dict[str, Any], deployments: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The predictor container KServe runs, as its Deployment's pod template holds it (the runtime's container
+    merged with the InferenceService's); empty when there is no Deployment yet.
+
+    Env values are left out, names and ``valueFrom`` references kept: a runtime may carry a credential as a plain
+    value, and results must hold none.
+    """
+    deployment = _current_deployment(isvc, deployments)
+    if deployment is None:
+        return {}
+    template = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = template.get("containers") or []
+    container = next((c for c in containers if c.get("name") == PREDICTOR_CONTAINER), containers[0] if containers else {})
+    env = []
+    for item in container.get("env") or []:
+        entry = {"name": item.get("name", "")}
+        if item.get("valueFrom"):
+            entry["valueFrom"] = item["valueFrom"]
+        env.append(entry)
+    return {
+        "deployment": _name(deployment),
+        "name": container.get("name", ""),
+        "image": container.get("image", ""),
+        "command": list(container.get("command") or []),
+        "args": list(container.get("args") or []),
+        "env": env,
+    }
+
+
 def summarize(isvc: Dict[str, Any], deployments: List[Dict[str, Any]]) -> Dict[str, Any]:
     """What inference_service_info returns for one InferenceService."""
     metadata = isvc.get("metadata") or {}
@@ -190,5 +240,6 @@ def summarize(isvc: Dict[str, Any], deployments: List[Dict[str, Any]]) -> Dict[s
             }
             for d in deployments
         ],
+        "predictor_container": predictor_container(isvc, deployments),
         "resource": isvc,
     }

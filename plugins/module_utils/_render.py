@@ -13,6 +13,12 @@ pipeline was wrong, we differ on purpose:
   ``aml-model-subgroup`` annotation (the pipeline's label made the apply fail);
 - values that cannot be label values fail here, before anything is sent;
 - runtime env entries are copied whole (the pipeline kept only ``value`` and lost ``valueFrom``).
+
+What is copied from the runtime's container is ``inherit_runtime_container``'s choice (``all`` by default, the
+pipeline's). KServe builds the predictor container by merging the runtime's container with the InferenceService's
+and concatenates the args, the runtime's first (``MergeRuntimeContainers`` in KServe's
+pkg/controller/v1beta1/inferenceservice/utils/utils.go, 0.14 to 0.20), so copied args are passed twice;
+``repeated_args`` names them, and ``command_env`` copies the rest without them.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any, Dict, List, Mapping, Optional
+
+from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
 from ansible_collections.aml.kserve.plugins.module_utils._errors import ValidationError
 from ansible_collections.aml.kserve.plugins.module_utils import _kube_names as names
@@ -56,6 +64,10 @@ RENDERED_ANNOTATIONS = frozenset(("aml-model-repo", "aml-model-repo-branch", "am
                                   "aml-pipeline-tag", "cpaas.io/description", "serving.knative.dev/progress-deadline",
                                   "serving.kserve.io/deploymentMode", "storage-initializer-pvc-name", "aml-model-subgroup"))
 SUBGROUP_ANNOTATION = "aml-model-subgroup"
+# inherit_runtime_container: what is copied from the runtime's container into the predictor.
+INHERIT_ALL, INHERIT_COMMAND_ENV, INHERIT_NONE = "all", "command_env", "none"
+INHERIT_MODES = (INHERIT_ALL, INHERIT_COMMAND_ENV, INHERIT_NONE)
+INHERITED_FIELDS = {INHERIT_ALL: ("command", "env", "args"), INHERIT_COMMAND_ENV: ("command", "env"), INHERIT_NONE: ()}
 
 
 def in_cluster_endpoint(name: str, namespace: str) -> str:
@@ -79,6 +91,54 @@ def encode_label_path(path: str) -> str:
         digest = hashlib.sha256(path.encode("utf-8")).hexdigest()[:8]
         value = value[:54].rstrip("-_.") + "-" + digest
     return value
+
+
+def inherit_mode(value: Any) -> Optional[str]:
+    """The ``inherit_runtime_container`` choice ``value`` names, or None when it names none.
+
+    Booleans (also as text, as ``-e`` and AWX surveys pass them) keep their old meaning: true is ``all``, false
+    ``none``. Unset is the default, ``all``.
+    """
+    if value is None:
+        return INHERIT_ALL
+    if isinstance(value, str):
+        value = value.strip().lower()
+        if value in INHERIT_MODES:
+            return value
+    if isinstance(value, (bool, int, str)):
+        if value in BOOLEANS_TRUE:
+            return INHERIT_ALL
+        if value in BOOLEANS_FALSE:
+            return INHERIT_NONE
+    return None
+
+
+def _argument_keys(args: List[str]) -> List[str]:
+    """Each argument once, as its flag (``--port`` of ``--port=8080`` or ``--port 8080``) or, positional, itself."""
+    keys: List[str] = []
+    after_flag = False
+    for arg in args:
+        if arg.startswith("-") and arg not in ("-", "--"):
+            flag, has_value, _value = arg.partition("=")
+            keys.append(flag)
+            after_flag = not has_value
+        elif after_flag:
+            after_flag = False  # the value of the flag before it
+        else:
+            keys.append(arg)
+    return list(dict.fromkeys(keys))
+
+
+def repeated_args(runtime_args: Any, rendered_args: Any) -> List[str]:
+    """The runtime's arguments that the predictor container would get twice, in the runtime's order.
+
+    KServe appends the InferenceService's args to the runtime's (MergeRuntimeContainers), so an argument of the
+    runtime that the rendered args also hold is passed twice: harmless for a flag whose last value wins, wrong for a
+    positional argument or a repeatable flag.
+    """
+    runtime_keys = _argument_keys([str(a) for a in runtime_args or []])
+    rendered_keys = set(_argument_keys([str(a) for a in rendered_args or []]))
+    return [key for key in runtime_keys if key in rendered_keys]
 
 
 def _text(params: Mapping[str, Any], key: str) -> str:
@@ -144,7 +204,13 @@ def validate(params: Mapping[str, Any]) -> None:
         _require_keys(problems, "model", model, MODEL_KEYS, "pass the registered result of aml.kserve.gitlab_model_ref"),
         _require_keys(problems, "runtime", runtime, RUNTIME_KEYS, "pass the 'runtime' returned by aml.kserve.serving_runtime_info"),
     ))
-    if inputs_complete and params.get("inherit_runtime_container", True):
+    inherit = inherit_mode(params.get("inherit_runtime_container"))
+    if inherit is None:
+        problems.add("inherit_runtime_container", params.get("inherit_runtime_container"),
+                     "is not one of " + ", ".join(INHERIT_MODES),
+                     "all copies the runtime's command, args and env, command_env its command and env (its args "
+                     "then reach the container once), none nothing; true means all and false none")
+    elif inputs_complete and inherit != INHERIT_NONE:
         _validate_container(runtime.get("container"), problems)
 
     if inputs_complete:
@@ -304,11 +370,10 @@ def render(params: Mapping[str, Any]) -> Dict[str, Any]:
     resources = _resources(params)
     if resources:
         model_spec["resources"] = resources
-    if params.get("inherit_runtime_container", True):
-        container = runtime.get("container") or {}
-        for field in ("command", "env", "args"):
-            if container.get(field):
-                model_spec[field] = list(container[field])
+    container = runtime.get("container") or {}
+    for field in INHERITED_FIELDS[inherit_mode(params.get("inherit_runtime_container")) or INHERIT_ALL]:
+        if container.get(field):
+            model_spec[field] = list(container[field])
     model_spec["storageUri"] = _text(params, "storage_uri") or "hf://{0}/{1}:{2}".format(namespace, model["repo"], model["revision"])
     model_spec["runtime"] = str(runtime["name"])
     model_spec["name"] = "kserve-container"
@@ -331,9 +396,24 @@ def render(params: Mapping[str, Any]) -> Dict[str, Any]:
 def render_result(params: Mapping[str, Any]) -> Dict[str, Any]:
     """What the inference_service module (and its action plugin) return."""
     resource = render(params)
-    return {
+    container = params["runtime"].get("container")
+    runtime_args = container.get("args") if isinstance(container, dict) else None  # unchecked when not copied
+    repeated = repeated_args(runtime_args, resource["spec"]["predictor"]["model"].get("args"))
+    result = {
         "changed": False,
         "resource": resource,
         "deployment_mode": resource["metadata"]["annotations"]["serving.kserve.io/deploymentMode"],
         "in_cluster_endpoint": in_cluster_endpoint(params["name"], params["namespace"]),
+        "inherit_runtime_container": inherit_mode(params.get("inherit_runtime_container")),
+        "repeated_args": repeated,
     }
+    if repeated:
+        result["warnings"] = [repeated_args_warning(repeated, "inherit_runtime_container")]
+    return result
+
+
+def repeated_args_warning(repeated: List[str], option: str) -> str:
+    """The warning for ``repeated`` (from repeated_args), naming ``option``, the module's or the role's."""
+    return ("the predictor container gets the runtime's args twice ({0}): KServe appends the InferenceService's args "
+            "to the runtime's (MergeRuntimeContainers, in every release). Set {1} to command_env to pass them "
+            "once.".format(", ".join(repeated), option))

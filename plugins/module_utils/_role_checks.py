@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
 
+from ansible_collections.aml.kserve.plugins.module_utils._render import repeated_args_warning
+
 RAW_MODES = ("RawDeployment", "Standard")
 POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce"
 # Appended to a render error: the renderer names its options, the user set role variables.
@@ -21,6 +23,12 @@ RENDER_HINT = ("(Each option named above is the role variable isvc_<option>: cpu
 def render_problem(message: str) -> str:
     """The renderer's error, said in the role's terms."""
     return "{0} {1}".format(message, RENDER_HINT)
+
+
+def render_warnings(rendered: Mapping[str, Any]) -> List[str]:
+    """What the role warns about in a render result (the inference_service module's), in the role's terms."""
+    repeated = list(rendered.get("repeated_args") or [])
+    return [repeated_args_warning(repeated, "isvc_inherit_runtime_container")] if repeated else []
 
 
 def _text(values: Mapping[str, Any], key: str) -> str:

@@ -140,11 +140,19 @@ options:
     default: 2400s
   inherit_runtime_container:
     description:
-      - Copy the runtime's container C(command), C(args) and C(env) into the predictor, as the pipeline does.
-      - Set to V(false) for KServe 0.20 and later, which appends the service's args after the runtime's and would
-        otherwise double them.
-    type: bool
-    default: true
+      - What to copy from the runtime's container into the predictor's model spec.
+      - V(all) copies C(command), C(args) and C(env), as the pipeline does. V(command_env) copies C(command) and
+        C(env) but not C(args). V(none) copies nothing.
+      - V(true) and V(false) (also as text) still work and mean V(all) and V(none).
+      - KServe builds the predictor container from the runtime's container, merged with the predictor's. The
+        predictor's C(command) replaces the runtime's, its C(env) entries override the runtime's by name, and its
+        C(args) are appended after the runtime's (C(MergeRuntimeContainers), in every KServe release). So with V(all),
+        every runtime argument is passed twice. That is harmless for a flag whose last value wins, and wrong for a
+        positional argument or a repeatable flag. RV(repeated_args) and a warning name those arguments.
+      - V(command_env) passes the runtime's args once. The default stays V(all), the pipeline's choice, so that
+        taking over a service the pipeline made does not change its spec and restart its pods.
+    type: raw
+    default: all
   storage_uri:
     description:
       - Override the C(storageUri); by default C(hf://<namespace>/<repo>:<revision>) as in the pipeline.
@@ -238,6 +246,20 @@ in_cluster_endpoint:
   returned: success
   type: str
   sample: http://qwen2-chat-predictor.team-a.svc.cluster.local
+inherit_runtime_container:
+  description: The O(inherit_runtime_container) choice applied (V(true) and V(false) resolved).
+  returned: success
+  type: str
+  sample: all
+repeated_args:
+  description:
+    - The runtime's arguments that the predictor container will get twice, because KServe appends the rendered
+      C(args) to the runtime's. Flags are named without their values (V(--port) for C(--port=8080)).
+    - Empty with O(inherit_runtime_container=command_env) or V(none). When not empty, a warning says so.
+  returned: success
+  type: list
+  elements: str
+  sample: ["--port", "--served-model-name"]
 """
 
 from ansible_collections.aml.kserve.plugins.module_utils._module import ArgumentSpec, run_module
@@ -266,7 +288,7 @@ SPEC = ArgumentSpec(
         "host_ipc": {"type": "bool", "default": True},
         "protocol_version": {"type": "str", "default": "v2", "choices": list(_render.PROTOCOL_VERSIONS)},
         "progress_deadline": {"type": "str", "default": "2400s"},
-        "inherit_runtime_container": {"type": "bool", "default": True},
+        "inherit_runtime_container": {"type": "raw", "default": _render.INHERIT_ALL},
         "storage_uri": {"type": "str"},
         "labels": {"type": "dict", "default": {}},
         "annotations": {"type": "dict", "default": {}},

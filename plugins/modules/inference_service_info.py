@@ -11,7 +11,8 @@ short_description: Get KServe InferenceServices with a status summary, and wait 
 version_added: 0.1.0
 description:
   - Gets InferenceServices by name or label selector in a namespace, each with a status summary (ready, URLs,
-    conditions, model status, deployment mode, and the rollout numbers of its predictor Deployments).
+    conditions, model status, deployment mode, the rollout numbers of its predictor Deployments, and the predictor
+    container as its Deployment runs it).
   - With O(wait=true) it waits for the InferenceService O(name), or for all those in O(names), by WATCHING it, its predictor Deployments and their Pods, so
     it returns within moments of the change. It waits until the service is Ready for the generation that was applied,
     never a Ready left over from before an update. Every predictor Deployment must also have rolled out as
@@ -156,6 +157,45 @@ inference_services:
       description: The predictor Deployments with their rollout numbers.
       type: list
       elements: dict
+    predictor_container:
+      description:
+        - The predictor container KServe runs, read from the pod template of the predictor Deployment of the current
+          spec (of the latest created revision, in Serverless mode). KServe builds it by merging the runtime's
+          container with the InferenceService's, and it appends the InferenceService's C(args) to the runtime's.
+          So this shows what the model server is really started with, for example an argument passed twice.
+        - Empty when there is no predictor Deployment yet.
+      type: dict
+      contains:
+        deployment:
+          description: The Deployment it was read from.
+          type: str
+        name:
+          description: The container's name, C(kserve-container).
+          type: str
+        image:
+          description: Its image.
+          type: str
+        command:
+          description: Its C(command).
+          type: list
+          elements: str
+        args:
+          description: Its C(args), the runtime's first.
+          type: list
+          elements: str
+        env:
+          description:
+            - The name of each environment variable, with its C(valueFrom) when it has one.
+            - Plain values are left out, since a runtime may hold a credential in one.
+          type: list
+          elements: dict
+      sample:
+        deployment: qwen2-chat-predictor
+        name: kserve-container
+        image: vllm/vllm-openai:v0.8.5
+        command: [python3, -m, vllm.entrypoints.openai.api_server]
+        args: [--port=8080, --served-model-name=qwen2-chat]
+        env: [{name: HF_HOME}]
     resource:
       description: The whole object.
       type: dict

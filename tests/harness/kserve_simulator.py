@@ -41,6 +41,7 @@ import heapq
 import itertools
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -571,7 +572,7 @@ class KServeSimulator:
         replicas = predictor.get("minReplicas")
         replicas = 1 if not isinstance(replicas, int) or replicas < 0 else replicas
         runtime, cluster_runtime, runtime_container = self._resolve_runtime(namespace, model)
-        container = _container(name, model, runtime_container)
+        container = _container(meta, model, runtime_container)
         labels = {
             ISVC_LABEL: name,
             COMPONENT_LABEL: "predictor",
@@ -1072,6 +1073,8 @@ def _float(value: Any, default: float) -> float:
 
 
 def _runtime_container(runtime: dict[str, Any]) -> dict[str, Any]:
+    # KServe takes the container named kserve-container and refuses a runtime without one (InvalidSpec,
+    # MergeServingRuntimeAndInferenceServiceSpecs); the first container stands in for it here.
     containers = (runtime.get("spec") or {}).get("containers") or []
     for container in containers:
         if container.get("name") == CONTAINER:
@@ -1079,31 +1082,135 @@ def _runtime_container(runtime: dict[str, Any]) -> dict[str, Any]:
     return containers[0] if containers else {}
 
 
-def _container(isvc_name: str, model: dict[str, Any], runtime: dict[str, Any]) -> dict[str, Any]:
-    """The predictor container: the runtime's, overridden by the model spec (as KServe merges them)."""
-    def render(values: list[Any]) -> list[Any]:
-        return [v.replace("{{.Name}}", isvc_name) if isinstance(v, str) else v for v in values]
+# The fields of spec.predictor.model that are not the inline corev1.Container (KServe's ModelSpec and
+# PredictorExtensionSpec, pkg/apis/serving/v1beta1/predictor_model.go and predictor.go; confidential is 0.20's).
+MODEL_ONLY_FIELDS = frozenset({"modelFormat", "runtime", "storageUri", "runtimeVersion", "protocolVersion", "storage",
+                               "confidential"})
+# corev1.Container's lists that a strategic merge patch merges by key (their patchMergeKey tags in
+# k8s.io/api/core/v1/types.go); every other list is replaced whole, maps merge key by key.
+CONTAINER_MERGE_KEYS = {"env": "name", "ports": "containerPort", "volumeMounts": "mountPath", "volumeDevices": "devicePath"}
+# Placeholders KServe fills in from the InferenceService's ObjectMeta (ReplacePlaceholders runs a Go template over
+# the merged container's JSON): {{.Name}}, {{.Namespace}}, {{.Labels.key}}, {{index .Annotations "a/b"}}, ...
+_PLACEHOLDER = re.compile(r'\{\{\s*(?:\.(Name|Namespace)|\.(Labels|Annotations)\.([A-Za-z0-9_]+)'
+                          r'|index\s+\.(Labels|Annotations)\s+"([^"]*)")\s*\}\}')
 
-    container: dict[str, Any] = {"name": CONTAINER, "image": model.get("image") or runtime.get("image") or PLACEHOLDER_IMAGE}
-    command = model.get("command") or runtime.get("command")
-    if command:
-        container["command"] = render(list(command))
-    args = render(list(runtime.get("args") or [])) + list(model.get("args") or [])
+
+def _go_json(container: dict[str, Any]) -> dict[str, Any]:
+    """``container`` as Go's json.Marshal of a corev1.Container writes it: empty fields (omitempty) left out."""
+    return {k: copy.deepcopy(v) for k, v in (container or {}).items() if v not in (None, "", [], {})}
+
+
+def _strategic_merge_map(original: dict[str, Any], patch: dict[str, Any], merge_keys: dict[str, str]) -> dict[str, Any]:
+    """mergeMap of k8s.io/apimachinery/pkg/util/strategicpatch/patch.go, for patches without directives."""
+    for key, value in patch.items():
+        if value is None:
+            original.pop(key, None)
+        elif key not in original or type(original[key]) is not type(value):
+            original[key] = copy.deepcopy(value)
+        elif isinstance(value, dict):
+            original[key] = _strategic_merge_map(original[key], value, {})
+        elif isinstance(value, list) and key in merge_keys:
+            original[key] = _strategic_merge_list(original[key], value, merge_keys[key])
+        else:
+            original[key] = copy.deepcopy(value)
+    return original
+
+
+def _strategic_merge_list(original: list[Any], patch: list[Any], merge_key: str) -> list[Any]:
+    """mergeSlice for a list of maps with a merge key: items of the same key merged, new ones added, then ordered
+    as normalizeElementOrder/mergeSortedSlice order them (the patch's order, the server-only items in between)."""
+    merged = copy.deepcopy(original)
+    server_order = [item.get(merge_key) for item in original]
+    for item in patch:
+        found = next((i for i, old in enumerate(merged) if old.get(merge_key) == item.get(merge_key)), None)
+        if found is None:
+            merged.append(copy.deepcopy(item))
+        else:
+            merged[found] = _strategic_merge_map(merged[found], item, {})
+    patch_order = [item.get(merge_key) for item in patch]
+    patch_items = sorted((m for m in merged if m.get(merge_key) in patch_order),
+                         key=lambda m: patch_order.index(m.get(merge_key)))
+    server_only = [m for m in merged if m.get(merge_key) not in patch_order]
+    result: list[Any] = []
+    while server_only or patch_items:
+        if not patch_items:
+            result.append(server_only.pop(0))
+        elif not server_only:
+            result.append(patch_items.pop(0))
+        else:
+            left, right = server_only[0].get(merge_key), patch_items[0].get(merge_key)
+            if left in server_order and right in server_order and server_order.index(left) < server_order.index(right):
+                result.append(server_only.pop(0))
+            else:
+                result.append(patch_items.pop(0))
+    return result
+
+
+def merge_runtime_containers(runtime_container: dict[str, Any], isvc_container: dict[str, Any], *,
+                             reconcile_env_values: bool = True) -> dict[str, Any]:
+    """KServe's MergeRuntimeContainers (pkg/controller/v1beta1/inferenceservice/utils/utils.go, 0.14 to 0.20): the
+    InferenceService's container strategic-merged onto the runtime's (command and other lists replaced, env merged by
+    name, maps key by key), the name kept from the runtime's when the InferenceService's has none, and the args
+    concatenated, the runtime's first ("Strategic merge patch will replace args but more useful behaviour here is to
+    concatenate").
+
+    ``reconcile_env_values``: 0.20 (MergeContainerWithPatch, pkg/utils/container_merge.go) clears ``value`` or
+    ``valueFrom`` of an env entry that the merge left with both, the InferenceService's choice winning; 0.14 to 0.19
+    keep both, which the apiserver then refuses in the Deployment.
+    """
+    base, overlay = _go_json(runtime_container), _go_json(isvc_container)
+    overlay.setdefault("name", "")  # corev1.Container's name has no omitempty: always in the patch
+    merged = _strategic_merge_map(copy.deepcopy(base), overlay, CONTAINER_MERGE_KEYS)
+    if reconcile_env_values:
+        overlay_env = {e.get("name"): e for e in overlay.get("env") or []}
+        for entry in merged.get("env") or []:
+            wanted = overlay_env.get(entry.get("name"))
+            if wanted is None or not entry.get("value") or not entry.get("valueFrom"):
+                continue
+            if wanted.get("valueFrom"):
+                entry.pop("value")
+            elif wanted.get("value"):
+                entry.pop("valueFrom")
+    if not merged.get("name"):
+        merged["name"] = base.get("name", "")
+    args = list(base.get("args") or []) + list(overlay.get("args") or [])
+    merged.pop("args", None)
     if args:
-        container["args"] = args
-    env: dict[str, dict[str, Any]] = {}
-    for item in list(runtime.get("env") or []) + list(model.get("env") or []):
-        if isinstance(item, dict) and item.get("name"):
-            env[item["name"]] = item
-    if env:
-        container["env"] = list(env.values())
-    resources = model.get("resources") or runtime.get("resources")
-    if resources:
+        merged["args"] = args
+    return merged
+
+
+def replace_placeholders(value: Any, meta: dict[str, Any]) -> Any:
+    """KServe's ReplacePlaceholders for the placeholders it is used with; a missing key reads as Go's <no value>."""
+    if isinstance(value, dict):
+        return {k: replace_placeholders(v, meta) for k, v in value.items()}
+    if isinstance(value, list):
+        return [replace_placeholders(v, meta) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def fill(match: re.Match[str]) -> str:
+        field, mapping, key = match.group(1), match.group(2) or match.group(4), match.group(3) or match.group(5)
+        if field:
+            return str(meta.get(field.lower()) or "")
+        found = (meta.get(mapping.lower()) or {}).get(key)
+        return "<no value>" if found is None else str(found)
+
+    return _PLACEHOLDER.sub(fill, value)
+
+
+def _container(meta: dict[str, Any], model: dict[str, Any], runtime: dict[str, Any]) -> dict[str, Any]:
+    """The predictor container, as KServe builds it (buildPodSpec in
+    pkg/controller/v1beta1/inferenceservice/components/predictor.go): the runtime's kserve-container merged with the
+    InferenceService's model container, then the placeholders filled in from the InferenceService's metadata."""
+    isvc_container = {k: v for k, v in model.items() if k not in MODEL_ONLY_FIELDS}
+    container = replace_placeholders(merge_runtime_containers(runtime, isvc_container), meta)
+    container["name"] = container.get("name") or CONTAINER
+    container.setdefault("image", PLACEHOLDER_IMAGE)  # a Deployment needs one; a real runtime always has one
+    if container.get("resources"):
         # Quantities may arrive as YAML numbers (the pipeline writes `cpu: 1`); the API takes them as strings too.
         container["resources"] = {kind: {res: str(qty) for res, qty in (values or {}).items()}
-                                  for kind, values in resources.items() if isinstance(values, dict)}
-    if runtime.get("ports"):
-        container["ports"] = runtime["ports"]
+                                  for kind, values in container["resources"].items() if isinstance(values, dict)}
     return container
 
 

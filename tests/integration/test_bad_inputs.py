@@ -128,8 +128,6 @@ CASES = [
     _c("isvc_gitlab_validate_certs=perhaps", "isvc_gitlab_validate_certs", "perhaps",
        r"'isvc_gitlab_validate_certs' .*unable to convert to bool: The value 'perhaps' is not a valid boolean", ARGSPEC,
        "argspec"),
-    _c("isvc_inherit_runtime_container=often", "isvc_inherit_runtime_container", "often",
-       r"'isvc_inherit_runtime_container' .*unable to convert to bool: The value 'often'", ARGSPEC, "argspec"),
     _c("isvc_manage_pod_security=ask", "isvc_manage_pod_security", "ask",
        r"'isvc_manage_pod_security' .*unable to convert to bool: The value 'ask'", ARGSPEC, "argspec"),
     _c("isvc_render_only=2", "isvc_render_only", 2,
@@ -226,6 +224,10 @@ CASES = [
     # not a URI the storage initializer can fetch.
     _c("isvc_storage_uri=no-scheme", "isvc_storage_uri", "models/qwen",
        r"storage_uri='models/qwen' (is not|must|has no)", RENDER, "render-5"),
+    # a choice (all, command_env, none) or a boolean: the renderer checks it, naming the choices
+    _c("isvc_inherit_runtime_container=often", "isvc_inherit_runtime_container", "often",
+       r"inherit_runtime_container='often' is not one of all, command_env, none; .*true means all and false none",
+       RENDER, "render-5"),
     _c("isvc_labels=key-lookup", "isvc_labels", {_lookup("key"): "v"},
        r"labels key=\"\{\{ lookup\('pipe','touch \S+-key'\) \}\}\" (prefix|name part)", RENDER, "render-6",
        never_created=(LOOKUP_PROOF + "-key",)),

@@ -213,3 +213,36 @@ def test_pods_and_events_are_best_effort_failed_load(kube, simulator, namespace,
     admin = wait({"K8S_AUTH_KUBECONFIG": str(kube.kubeconfig)}, namespace, "bad", timeout=120)
     assert admin.rc != 0 and "the model failed to load" in admin.result["msg"]
     assert [(e["object"], e["reason"]) for e in admin.result["warning_events"]] == [("InferenceService/bad", "TestWarning")]
+
+
+def test_predictor_container_is_read_from_the_deployment(kube, kube_env, simulator, namespace):
+    """The container KServe runs (the simulator merges as KServe does): the runtime's args, then the service's; env
+    names without their plain values, from the plain read and from the wait."""
+    import secrets
+
+    runtime = "info-rt-" + secrets.token_hex(3)
+    kubernetes.client.CustomObjectsApi(kube.api_client()).create_namespaced_custom_object(
+        "serving.kserve.io", "v1alpha1", namespace, "servingruntimes", {
+            "apiVersion": "serving.kserve.io/v1alpha1", "kind": "ServingRuntime", "metadata": {"name": runtime},
+            "spec": {"supportedModelFormats": [{"name": "transformers"}], "containers": [{
+                "name": "kserve-container", "image": "registry.local/vllm:1", "command": ["vllm", "serve"],
+                "args": ["/mnt/models", "--port=8080"], "env": [{"name": "HF_TOKEN", "value": "hf-plain-secret"}]}]}})
+    body = {
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": "eff", "namespace": namespace,
+                     "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment", READY_AFTER: "0.2"}},
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "transformers"}, "storageUri": "hf://x/y:z",
+                                         "runtime": runtime, "args": ["/mnt/models", "--port=8080"]}}},
+    }
+    kubernetes.client.CustomObjectsApi(kube.api_client()).create_namespaced_custom_object(
+        "serving.kserve.io", "v1beta1", namespace, "inferenceservices", body)
+    expected = {"deployment": "eff-predictor", "name": "kserve-container", "image": "registry.local/vllm:1",
+                "command": ["vllm", "serve"], "args": ["/mnt/models", "--port=8080", "/mnt/models", "--port=8080"],
+                "env": [{"name": "HF_TOKEN"}]}
+    waited = wait(kube_env, namespace, "eff")
+    assert waited.rc == 0, waited.output
+    assert waited.result["inference_service"]["predictor_container"] == expected
+    read = run_module("inference_service_info", {"name": "eff", "namespace": namespace}, kube_env)
+    assert read.rc == 0, read.output
+    assert read.result["inference_service"]["predictor_container"] == expected
+    assert "hf-plain-secret" not in waited.output and "hf-plain-secret" not in read.output

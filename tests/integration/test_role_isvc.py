@@ -14,7 +14,7 @@ import yaml
 from tests.harness.gitlab_emulator import GitLabEmulator
 from tests.harness.kube import writes
 from tests.integration.roles_support import (
-    READY_AFTER, SCENARIO, Stage, create_runtime, failure_message, prepare_namespace, recap, stats,
+    READY_AFTER, SCENARIO, Stage, create_runtime, document, failure_message, prepare_namespace, recap, stats,
 )
 
 pytestmark = pytest.mark.slow
@@ -54,6 +54,74 @@ def test_fresh_raw_deployment_is_ready_with_endpoints(stage: Stage, gitlab: GitL
     assert isvc["spec"]["predictor"]["model"]["args"] == ["--port=8080", "--served-model-name={{.Name}}"]
     assert isvc["spec"]["predictor"]["model"]["runtime"].startswith("role-b-vllm-")
     assert isvc["metadata"]["labels"]["aml-model-subgroup"] == stage.project_path.split("/", 1)[1].rsplit("/", 1)[0]
+
+
+# What create_runtime's runtime holds; KServe's merge appends the InferenceService's args to its args.
+RUNTIME_COMMAND = ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+RUNTIME_ENV = [{"name": "HF_HOME", "value": "/tmp/hf"},
+               {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token", "optional": True}}}]
+
+
+@pytest.mark.parametrize("inherit, copied, times", [
+    ("all", ("command", "env", "args"), 2),
+    ("command_env", ("command", "env"), 1),
+    ("none", (), 1),
+])
+def test_inherit_runtime_container_choice_reaches_the_deployment(stage: Stage, inherit: str, copied: tuple, times: int):
+    """Each choice of isvc_inherit_runtime_container: what the InferenceService carries, the container args the
+    Deployment gets from the simulator's merge (KServe's), and the warning exactly when an argument repeats."""
+    vars_ = stage.vars(isvc_inherit_runtime_container=inherit)
+    run = stage.deploy(extra_vars=vars_)
+    assert run.rc == 0, run.output[-4000:]
+    name = vars_["isvc_name"]
+    model = stage.isvc(name)["spec"]["predictor"]["model"]
+    runtime = {"command": RUNTIME_COMMAND, "env": RUNTIME_ENV, "args": ["--port=8080", "--served-model-name={{.Name}}"]}
+    assert {f: model[f] for f in ("command", "env", "args") if f in model} == {f: runtime[f] for f in copied}
+
+    apps = kubernetes.client.AppsV1Api(stage.kube.api_client())
+    deployment = apps.read_namespaced_deployment(name + "-predictor", stage.namespace)
+    [container] = kubernetes.client.ApiClient().sanitize_for_serialization(deployment.spec.template.spec.containers)
+    assert container["args"] == ["--port=8080", "--served-model-name=" + name] * times
+    assert container["command"] == RUNTIME_COMMAND and container["env"] == RUNTIME_ENV
+
+    result = stats(run)[f"{stage.namespace}/{name}"]
+    [summary] = role_task_results(run, "Summary")
+    # the last Render: the preflight renders before, with stand-ins for the model and runtime
+    rendered = role_task_results(run, "Render")[-1]
+    assert rendered["resource"]["spec"]["predictor"]["model"]["runtime"] == stage.isvc(name)["spec"]["predictor"]["model"]["runtime"]
+    if times == 2:
+        warning = ("the predictor container gets the runtime's args twice (--port, --served-model-name): KServe "
+                   "appends the InferenceService's args to the runtime's (MergeRuntimeContainers, in every release). "
+                   "Set isvc_inherit_runtime_container to command_env to pass them once.")
+        assert result["warnings"] == [warning]
+        assert summary["msg"].endswith(". WARNING: " + warning)
+        assert rendered["repeated_args"] == ["--port", "--served-model-name"]
+    else:
+        assert result["warnings"] == []
+        assert "WARNING" not in summary["msg"]
+        assert rendered["repeated_args"] == []
+    assert rendered["inherit_runtime_container"] == inherit
+
+
+def role_task_results(run, task_name: str) -> list[dict]:
+    """The results of the role's tasks of that name (the json callback names them '<role> : <name>')."""
+    return [result for play in document(run).get("plays", []) for task in play.get("tasks", [])
+            if task["task"]["name"].rsplit(" : ", 1)[-1] == task_name for result in task["hosts"].values()]
+
+
+def test_inherit_runtime_container_booleans_keep_their_meaning(stage: Stage):
+    """true is all (the pipeline's), false none: a service made with either does not change when the choice is
+    renamed, so its pods do not restart."""
+    for old, new in ((True, "all"), ("false", "none")):
+        vars_ = stage.vars(isvc_inherit_runtime_container=old)
+        assert stage.deploy(extra_vars=vars_).rc == 0
+        before = stage.isvc(vars_["isvc_name"])
+        run = stage.deploy(extra_vars=dict(vars_, isvc_inherit_runtime_container=new))
+        assert run.rc == 0, run.output[-4000:]
+        assert recap(run)["changed"] == 0
+        after = stage.isvc(vars_["isvc_name"])
+        assert after["metadata"]["generation"] == before["metadata"]["generation"] == 1
+        assert ("args" in after["spec"]["predictor"]["model"]) is (new == "all")
 
 
 def gitlab_sha(gitlab: GitLabEmulator, path: str, ref: str) -> str:
@@ -258,7 +326,14 @@ def test_one_line_summary(stage: Stage, gitlab: GitLabEmulator):
     runtime = isvc["spec"]["predictor"]["model"]["runtime"]
     expected = (f"{stage.namespace}/{name}: ready, {stage.project_path}@v1.0 on {runtime} (RawDeployment), in cluster "
                 f"http://{name}-predictor.{stage.namespace}.svc.cluster.local, outside {isvc['status']['url']}")
-    assert f'"msg": "{expected}"' in run.output
+    # the default copies the runtime's args, which KServe then passes twice: the summary says so
+    warning = ("the predictor container gets the runtime's args twice (--port, --served-model-name): KServe appends "
+               "the InferenceService's args to the runtime's (MergeRuntimeContainers, in every release). Set "
+               "isvc_inherit_runtime_container to command_env to pass them once.")
+    assert f'"msg": "{expected}. WARNING: {warning}"' in run.output
+    once = stage.deploy(extra_vars=dict(vars_, isvc_inherit_runtime_container="command_env"), callback="default")
+    assert once.rc == 0, once.output[-4000:]
+    assert f'"msg": "{expected}"' in once.output
 
 
 def test_missing_pipeline_configmap_is_explained(kube, gitlab, simulator, namespace, model):

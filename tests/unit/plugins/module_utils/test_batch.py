@@ -210,9 +210,10 @@ def test_outcomes_from_apply_and_wait_one_wait_per_namespace_and_timeout():
         {"changed": True, "result": APPLIED}, {"changed": True, "result": APPLIED}, {"error": {"msg": "409 Conflict"}},
         {"changed": False, "result": APPLIED}]}}]}
     waits = _batch.waits(done, apply)
-    assert waits == [{"cluster": "c1", "namespace": "ns1", "timeout": 60, "names": ["b"]},
-                     {"cluster": "c1", "namespace": "ns1", "timeout": 1800, "names": ["a"]},
-                     {"cluster": "c1", "namespace": "ns2", "timeout": 1800, "names": ["d"]}]
+    assert [(w["cluster"], w["namespace"], w["timeout"], w["names"]) for w in waits] == [
+        ("c1", "ns1", 60, ["b"]), ("c1", "ns1", 1800, ["a"]), ("c1", "ns2", 1800, ["d"])]
+    assert waits[0]["baselines"] == {"b": {"exists": False}}, "not there before the apply"
+    assert (waits[0]["settle_seconds"], waits[0]["ready_when"]) == (DEFAULTS["isvc_wait_settle_seconds"], None)
     waited = {"results": [
         {"item": waits[0], "failed": True, "msg": "InferenceService ns1/b was not ready after 60 s", "status": {}},
         {"item": waits[1], "inference_services": [{"name": "a", "ready": True, "url": "http://a.example"}]},

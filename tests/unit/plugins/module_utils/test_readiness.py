@@ -467,6 +467,8 @@ def test_summarize_ready_raw() -> None:
         "model_status": MODEL_LOADED,
         "deployments": [{"name": "qwen-predictor", "generation": 7, "observed_generation": 7, "replicas": 2,
                          "updated_replicas": 2, "ready_replicas": 2, "available_replicas": 2, "rolled_out": True}],
+        "predictor_container": {"deployment": "qwen-predictor", "name": "", "image": "", "command": [], "args": [],
+                                "env": []},
         "resource": obj,
     }
 
@@ -494,3 +496,49 @@ def test_summarize_without_status() -> None:
         False, r.PROGRESSING, None, "")
     assert summary["conditions"] == [] and summary["model_status"] == {} and summary["deployments"] == []
     assert summary["message"] == "waiting for KServe to report the Ready condition"
+
+
+# -- the predictor container, as the Deployment holds it -------------------------------------------------------------
+
+
+def with_template(dep: Dict[str, Any], args: List[str], revision: str = "") -> Dict[str, Any]:
+    """``dep`` with a pod template as KServe writes it: kserve-container (Knative adds queue-proxy beside it)."""
+    dep = copy.deepcopy(dep)
+    predictor = {"name": "kserve-container", "image": "vllm/vllm-openai:v0.8.5", "command": ["python3", "-m", "vllm"],
+                 "args": args, "env": [{"name": "HF_HOME", "value": "/tmp/hf"},
+                                       {"name": "HF_TOKEN", "value": "hf_secret_value"},
+                                       {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]}
+    containers = [{"name": "queue-proxy", "image": "knative/queue", "args": ["--q"]}, predictor] if revision else [predictor]
+    dep["spec"]["template"] = {"metadata": {"labels": {r.REVISION_LABEL: revision} if revision else {}},
+                               "spec": {"containers": containers}}
+    if revision:
+        dep["metadata"]["labels"][r.REVISION_LABEL] = revision
+    return dep
+
+
+def test_predictor_container_of_a_raw_deployment_without_env_values() -> None:
+    dep = with_template(deployment(), ["--port=8080", "--port=8080"])
+    summary = r.summarize(isvc(), [dep])
+    assert summary["predictor_container"] == {
+        "deployment": "qwen-predictor", "name": "kserve-container", "image": "vllm/vllm-openai:v0.8.5",
+        "command": ["python3", "-m", "vllm"], "args": ["--port=8080", "--port=8080"],
+        # plain values may be credentials: names only; references kept
+        "env": [{"name": "HF_HOME"}, {"name": "HF_TOKEN"},
+                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+    }
+    assert "hf_secret_value" not in repr(summary["predictor_container"])
+
+
+def test_predictor_container_is_the_latest_created_revisions() -> None:
+    """Serverless: the revision KServe created last, not an older one still scaled up, and not queue-proxy."""
+    obj = isvc(mode="Knative")
+    obj["status"]["components"] = {"predictor": {"latestCreatedRevision": "qwen-predictor-00002"}}
+    old = with_template(deployment(REV1), ["--old"], "qwen-predictor-00001")
+    new = with_template(deployment(REV2), ["--new"], "qwen-predictor-00002")
+    for order in ([old, new], [new, old]):
+        container = r.summarize(obj, order)["predictor_container"]
+        assert (container["deployment"], container["name"], container["args"]) == (REV2, "kserve-container", ["--new"])
+
+
+def test_predictor_container_without_deployment_is_empty() -> None:
+    assert r.summarize(isvc(), [])["predictor_container"] == {}

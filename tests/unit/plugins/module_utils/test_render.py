@@ -627,13 +627,87 @@ def test_non_pipeline_options() -> None:
     assert resource["spec"]["predictor"]["model"]["storageUri"] == "pvc://models/qwen2"
 
 
-def test_inherit_runtime_container_false() -> None:
-    resource = _render.render(base_params(inherit_runtime_container=False))
+RUNTIME_CONTAINER = BASE_RUNTIME["container"]
+
+
+@pytest.mark.parametrize("value, copied", [
+    ("all", ("command", "env", "args")),
+    ("command_env", ("command", "env")),
+    ("none", ()),
+    # the booleans keep their meaning, also as the text -e and AWX surveys pass
+    (True, ("command", "env", "args")),
+    (False, ()),
+    ("true", ("command", "env", "args")),
+    ("no", ()),
+    (" Command_Env ", ("command", "env")),
+    (None, ("command", "env", "args")),  # unset: the default, the pipeline's
+])
+def test_inherit_runtime_container_copies(value: Any, copied: tuple) -> None:
+    resource = _render.render(base_params(inherit_runtime_container=value))
     spec = resource["spec"]["predictor"]["model"]
-    assert not {"command", "args", "env"} & set(spec)
+    assert {f: spec[f] for f in ("command", "env", "args") if f in spec} == {f: RUNTIME_CONTAINER[f] for f in copied}
     assert spec["runtime"] == "aml-vllm-0.9.2"
-    # a malformed container does not matter when it is not copied
-    assert _render.validate(base_params(inherit_runtime_container=False, runtime=runtime(container="garbage"))) is None
+
+
+def test_inherit_runtime_container_default_is_the_pipelines() -> None:
+    assert DEFAULTS["inherit_runtime_container"] == "all"
+    assert _render.render(base_params())["spec"]["predictor"]["model"]["args"] == RUNTIME_CONTAINER["args"]
+
+
+@pytest.mark.parametrize("value", ["often", "args", "", 2, 0.5, ["all"], {"mode": "all"}])
+def test_inherit_runtime_container_refuses_other_values(value: Any) -> None:
+    with pytest.raises(ValidationError) as err:
+        _render.render(base_params(inherit_runtime_container=value, cpu_request="x"))
+    [problem] = [p for p in err.value.problems if p.startswith("inherit_runtime_container=")]
+    assert problem.startswith("inherit_runtime_container={0!r} is not one of all, command_env, none; ".format(value))
+    assert problem.endswith("true means all and false none")
+    assert any(p.startswith("cpu_request='x'") for p in err.value.problems)  # reported with the others, at once
+
+
+def test_inherit_runtime_container_none_ignores_a_malformed_container() -> None:
+    assert _render.validate(base_params(inherit_runtime_container="none", runtime=runtime(container="garbage"))) is None
+    result = _render.render_result(base_params(inherit_runtime_container="none", runtime=runtime(container="garbage")))
+    assert result["repeated_args"] == [] and "args" not in result["resource"]["spec"]["predictor"]["model"]
+    with pytest.raises(ValidationError, match="runtime.container must be a dict"):
+        _render.validate(base_params(inherit_runtime_container="command_env", runtime=runtime(container="garbage")))
+
+
+@pytest.mark.parametrize("runtime_args, rendered_args, repeated", [
+    (["--port=8080", "--model=/mnt/models"], ["--port=8080", "--model=/mnt/models"], ["--port", "--model"]),
+    # flags with their value apart; positional arguments (vLLM's `serve <model>`) are arguments too
+    (["serve", "/mnt/models", "--port", "8080"], ["serve", "/mnt/models", "--port", "8080"],
+     ["serve", "/mnt/models", "--port"]),
+    # the same flag with another value is still passed twice
+    (["--port=8080"], ["--port", "9090"], ["--port"]),
+    # a value equal to a positional elsewhere is not an argument of its own
+    (["--host", "main"], ["main"], []),
+    (["--port=8080"], [], []),
+    ([], ["--port=8080"], []),
+    (["--a", "--b=1"], ["--c"], []),
+    (None, None, []),
+])
+def test_repeated_args(runtime_args: Any, rendered_args: Any, repeated: List[str]) -> None:
+    assert _render.repeated_args(runtime_args, rendered_args) == repeated
+
+
+@pytest.mark.parametrize("value, repeated", [("all", ["--port", "--model"]), ("command_env", []), ("none", [])])
+def test_render_result_warns_exactly_when_args_repeat(value: str, repeated: List[str]) -> None:
+    result = _render.render_result(base_params(inherit_runtime_container=value))
+    assert result["inherit_runtime_container"] == value
+    assert result["repeated_args"] == repeated
+    if repeated:
+        assert result["warnings"] == [
+            "the predictor container gets the runtime's args twice (--port, --model): KServe appends the "
+            "InferenceService's args to the runtime's (MergeRuntimeContainers, in every release). Set "
+            "inherit_runtime_container to command_env to pass them once."]
+    else:
+        assert "warnings" not in result
+
+
+def test_render_result_without_runtime_args_does_not_warn() -> None:
+    container = dict(RUNTIME_CONTAINER, args=[])
+    result = _render.render_result(base_params(runtime=runtime(container=container)))
+    assert result["repeated_args"] == [] and "warnings" not in result
 
 
 def test_extra_labels_and_annotations_are_merged() -> None:

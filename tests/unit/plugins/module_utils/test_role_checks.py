@@ -235,4 +235,12 @@ def test_render_problem_maps_the_renderer_options_to_role_variables() -> None:
     expected = ("cpu_request: 'lots' is not a Kubernetes quantity (Each option named above is the role variable "
                 "isvc_<option>: cpu_request is isvc_cpu_request, name is isvc_name.)")
     assert rc.render_problem(message) == expected
-    assert rc.render_problem(message) == expected
+
+
+def test_render_warnings_name_the_role_variable() -> None:
+    rendered = {"repeated_args": ["--port", "serve"], "resource": {}}
+    expected = ["the predictor container gets the runtime's args twice (--port, serve): KServe appends the "
+                "InferenceService's args to the runtime's (MergeRuntimeContainers, in every release). Set "
+                "isvc_inherit_runtime_container to command_env to pass them once."]
+    assert rc.render_warnings(rendered) == expected
+    assert rc.render_warnings({"repeated_args": []}) == [] and rc.render_warnings({}) == []

@@ -146,3 +146,21 @@ def test_required_options_are_enforced_by_ansible() -> None:
     result = run({"name": "qwen2-chat", "namespace": "team-a", "runtime": RUNTIME})
     assert result["failed"] is True
     assert "missing required arguments: model" in result["msg"]
+
+
+@pytest.mark.parametrize("value, args, repeated", [
+    ("all", ["--port=8080"], ["--port"]), ("command_env", None, []), ("none", None, []),
+    ("yes", ["--port=8080"], ["--port"]), ("false", None, []), (True, ["--port=8080"], ["--port"]),
+])
+def test_inherit_runtime_container_accepts_choices_and_booleans(value: Any, args: Any, repeated: list) -> None:
+    result = run(dict(ARGS, inherit_runtime_container=value))
+    assert "failed" not in result, result.get("msg")
+    assert result["resource"]["spec"]["predictor"]["model"].get("args") == args
+    assert result["repeated_args"] == repeated
+    assert bool(result.get("warnings")) is bool(repeated)
+
+
+def test_inherit_runtime_container_bad_value_names_the_option() -> None:
+    result = run(dict(ARGS, inherit_runtime_container="sometimes"))
+    assert result["failed"] is True
+    assert "inherit_runtime_container='sometimes' is not one of all, command_env, none" in result["msg"]
