@@ -213,8 +213,10 @@ def test_wave_applied_reads_list_and_single_results_and_keeps_each_error():
     assert applied["c"]["error"] == 'Failed to apply object: conflict with "other"'
     assert applied["b"]["changed"] is True and applied["b"]["error"] == ""
     # c failed to apply (and is not waited for anyway)
+    rules = {"settle_seconds": 20.0, "trust_observed_generation": False, "ready_when": "", "fail_when": ""}
     assert isvc_batch.batch_wave_waits(applied, PREPARED) == [
-        {"namespace": "ns1", "names": ["a"], "timeout": 1800}, {"namespace": "ns2", "names": ["b"], "timeout": 60}]
+        dict({"namespace": "ns1", "names": ["a"], "timeout": 1800, "baselines": {"a": {"exists": False}}}, **rules),
+        dict({"namespace": "ns2", "names": ["b"], "timeout": 60, "baselines": {"b": {"exists": False}}}, **rules)]
 
 
 def test_a_whole_failed_apply_fails_each_of_its_services():
