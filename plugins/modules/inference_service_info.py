@@ -234,7 +234,7 @@ inference_service:
   returned: when O(name) is given and it exists
   type: dict
 progress:
-  description: Progress lines written while waiting, each prefixed with the seconds elapsed.
+  description: Progress lines written while waiting, each prefixed with the seconds elapsed (also when the wait fails).
   returned: with O(wait=true)
   type: list
   elements: str
@@ -261,7 +261,7 @@ import time
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
 from ansible_collections.aml.kserve.plugins.module_utils import _k8s, _readiness
-from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError, ValidationError, WaitFailed, as_result
+from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError, ValidationError, WaitFailed, WaitTimeout, as_result
 from ansible_collections.aml.kserve.plugins.module_utils._module import ArgumentSpec, run_module
 from ansible_collections.aml.kserve.plugins.module_utils._waiter import ISVC_LABEL, InferenceServiceWaiter
 
@@ -353,7 +353,11 @@ def _wait(client, namespace: str, name, names, timeout: int, echo, rules=None, b
     waiter = InferenceServiceWaiter(client, namespace, [name] if name else names, timeout, report,
                                     baselines=baselines, rules=rules)
     if name:
-        summary = waiter.wait()
+        try:
+            summary = waiter.wait()
+        except (WaitFailed, WaitTimeout) as error:
+            error.details["progress"] = progress  # what it went through, with the failure
+            raise
         report(summary["message"])
         return dict(inference_services=[summary], inference_service=summary, progress=progress,
                     waited=round(time.monotonic() - started, 3))

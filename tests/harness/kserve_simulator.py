@@ -562,6 +562,12 @@ class KServeSimulator:
         self._delete_simulated_pods(namespace, name)
         deployment = self._apply_deployment(tracked, rollout)
         phase = "failed-create" if rollout.scenario == "failed-create" else "progressing"
+        if phase == "failed-create" and "event-created" not in tracked.done:
+            # the ReplicaSet controller's Warning Event (replica_set.go manageReplicas), with the condition
+            self._create_event(namespace, {"kind": "ReplicaSet", "apiVersion": "apps/v1", "name": rollout.rs_name},
+                               "FailedCreate", "Error creating: " + self._failed_create_message(namespace, rollout),
+                               "replicaset-controller")
+            tracked.done.add("event-created")
         tracked.child_status = self._write_deployment_status(deployment, rollout, phase)
         if not self._write_isvc_status(key, tracked, rollout, phase):
             return  # a newer generation is on its way
@@ -618,17 +624,11 @@ class KServeSimulator:
                 self._schedule(recover, self._finish_ready, key, epoch)
 
     def _failed_create(self, key: Key, epoch: int) -> None:
-        """The ReplicaSet controller's FailedCreate Warning Event on the ReplicaSet (replica_set.go manageReplicas)."""
+        """Nothing heals a refused pod: the state stays as written (logged for the tests)."""
         tracked = self._current(key, epoch)
         if tracked is None or tracked.rollout is None:
             return
-        rollout = tracked.rollout
-        if "event-created" not in tracked.done:
-            self._create_event(key[0], {"kind": "ReplicaSet", "apiVersion": "apps/v1", "name": rollout.rs_name},
-                               "FailedCreate", "Error creating: " + self._failed_create_message(key[0], rollout),
-                               "replicaset-controller")
-            tracked.done.add("event-created")
-        self._log(key[0], key[1], "failed-create", rollout.generation)
+        self._log(key[0], key[1], "failed-create", tracked.rollout.generation)
 
     def _unschedulable(self, key: Key, epoch: int) -> None:
         """A Pending Pod the scheduler cannot place, with its FailedScheduling Warning Event."""
