@@ -29,7 +29,7 @@ def test_argument_specs_equal_defaults(role: str) -> None:
 @pytest.mark.parametrize("role", _role_names())
 def test_types_of_defaults_match_the_spec(role: str) -> None:
     options = yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
-    python_types = {"str": str, "int": int, "bool": bool, "dict": dict, "list": list}
+    python_types = {"str": str, "int": int, "float": (int, float), "bool": bool, "dict": dict, "list": list}
     for name, spec in options.items():
         if "default" in spec:
             assert isinstance(spec["default"], python_types[spec["type"]]), name
