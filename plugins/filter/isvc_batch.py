@@ -324,6 +324,8 @@ def batch_wave_outcomes(prepared: Mapping[str, Any], applied: Mapping[str, Any],
             outcome["endpoint"] = entry["manifest"]
         elif host not in applied or applied[host]["error"]:
             outcome.update(result="failed", reason="apply failed: " + (applied.get(host) or {}).get("error", "not applied"))
+        elif summary is not None and summary.get("state") == "stopped":  # serving.kserve.io/stop, as asked
+            outcome["reason"] = " ".join(str(summary.get("message") or "stopped").split())
         elif summary is not None and not summary.get("ready"):
             outcome.update(result="failed", reason=" ".join(str(summary.get("message") or "not ready").split()))
         else:

@@ -372,7 +372,9 @@ def _wait(client, namespace: str, name, names, timeout: int, echo, rules=None, b
                                  message=outcome.msg))
         else:
             services.append(outcome)
-    report("{0} of {1} ready".format(len(services) - len(failed), len(services)))
+    stopped = sum(1 for s in services if s.get("state") == _readiness.STOPPED)
+    report("{0} of {1} ready{2}".format(len(services) - len(failed) - stopped, len(services),
+                                        ", {0} stopped".format(stopped) if stopped else ""))
     summary = dict(inference_services=services, progress=progress, waited=round(time.monotonic() - started, 3))
     if failed:
         raise WaitFailed("{0} of {1} InferenceServices in {2} are not ready: {3}".format(

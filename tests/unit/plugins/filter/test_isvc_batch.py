@@ -255,3 +255,21 @@ def test_wave_outcome_of_a_service_that_is_not_ready():
     outcome = isvc_batch.batch_wave_outcomes({"a": PREPARED["a"]}, applied, waited, 101.0)["a"]
     assert (outcome["result"], outcome["reason"], outcome["endpoint"]) == (
         "failed", "InferenceService ns1/a failed: the model failed to load", "")
+
+
+def test_wave_outcome_of_a_stopped_service_is_ok_with_the_reason():
+    """serving.kserve.io/stop: "true" was asked for: not a failure of the batch."""
+    applied = {"a": {"host": "a", "name": "a", "namespace": "ns1", "changed": True, "error": ""}}
+    waited = {"results": [{"item": {"namespace": "ns1", "names": ["a"]},
+                           "inference_services": [{"name": "a", "namespace": "ns1", "ready": False, "state": "stopped",
+                                                   "message": 'stopped (serving.kserve.io/stop is "true")'}]}]}
+    outcome = isvc_batch.batch_wave_outcomes({"a": PREPARED["a"]}, applied, waited, 101.0)["a"]
+    assert (outcome["result"], outcome["reason"]) == ("ok", 'stopped (serving.kserve.io/stop is "true")')
+
+
+def test_wave_prepare_keeps_each_services_baseline_for_its_wait():
+    existing = {"results": [{"item": {"namespace": "ns1"}, "inference_services": [
+        {"name": "a", "resource": {}, "baseline": {"exists": True, "generation": 3, "deployments": {"a-predictor": 5}}}]}]}
+    assert isvc_batch._baselines(existing) == {  # pylint: disable=protected-access
+        "ns1": {"a": {"exists": True, "generation": 3, "deployments": {"a-predictor": 5}}}}
+    assert isvc_batch._baselines({"results": [{"item": {"namespace": "ns2"}, "failed": True}]}) == {}  # pylint: disable=protected-access
