@@ -268,9 +268,9 @@ def _pod_security_fix(namespace: str, message: str) -> Optional[str]:
         return None
     level = found.group(1)
     what = "hostIPC" if "hostIPC" in message else "the pod spec"
-    return ("namespace {0} enforces Pod Security level {1}, which forbids {2}. Fix: kubectl label namespace {0} "
-            "{3}=privileged --overwrite (or set isvc_manage_pod_security: true)".format(namespace, level, what,
-                                                                                       POD_SECURITY_LABEL))
+    text = ("namespace {0} enforces Pod Security level {1}, which forbids {2}. Fix: kubectl label namespace {0} "
+            "{3}=privileged --overwrite (or set isvc_manage_pod_security: true)")
+    return text.format(namespace, level, what, POD_SECURITY_LABEL)
 
 
 def deployment_state(deployment: Dict[str, Any]) -> State:
@@ -365,8 +365,7 @@ def overall(isvc: Optional[Dict[str, Any]], deployments: List[Dict[str, Any]], p
                      {"fail_when": rules.fail_when.source})
     change = change_of(baseline, isvc)
     proof = ""
-    if change in (SPEC, METADATA):
-        assert baseline is not None
+    if change in (SPEC, METADATA) and baseline is not None:
         proof = pushed(baseline, isvc, deployments)
         observed = (isvc.get("status") or {}).get("observedGeneration")
         honest = rules.trust_observed_generation and observed is not None and observed >= (
@@ -397,8 +396,8 @@ def overall(isvc: Optional[Dict[str, Any]], deployments: List[Dict[str, Any]], p
             return State(PROGRESSING, "revision {0} is not ready yet (latest ready: {1})".format(
                 predictor.get("latestCreatedRevision"), predictor.get("latestReadyRevision") or "none"), "RevisionNotReady")
     if rules.ready_when is not None and not rules.ready_when.holds(document(isvc, deployments)):
-        return State(PROGRESSING, "Ready, but {0} does not hold yet: {1}".format(rules.ready_when.option,
-                                                                                rules.ready_when.source), "ReadyWhen")
+        text = "Ready, but {0} does not hold yet: {1}".format(rules.ready_when.option, rules.ready_when.source)
+        return State(PROGRESSING, text, "ReadyWhen")
     if not deployments:
         # Serverless with scale-to-zero may have none yet; KServe's Ready is then the whole answer.
         return State(READY, "Ready (no predictor deployment)")

@@ -32,7 +32,7 @@ Scenarios (annotation ``aml.kserve.test/scenario`` on the InferenceService, else
 ``fail-load``          roll out, then modelStatus BlockedByFailedLoad / FailedToLoad
 ``progress-deadline``  roll out, then the Deployment's Progressing condition is ProgressDeadlineExceeded
 ``crashloop``          roll out, then a Pod in CrashLoopBackOff and a Warning BackOff Event
-``stale-ready``        like ``ready``; on later generations the old Ready status stays untouched for
+``stale-ready``        like ``ready``; on later changes (spec or metadata) the old status stays untouched for
                        ``aml.kserve.test/stale-seconds`` (default 3) before the rollout starts
 ``deadline-then-ready`` roll out, ProgressDeadlineExceeded after ``ready-after``, then recovers and is Ready
                        ``aml.kserve.test/recover-after`` seconds later (default 1.5): a long model download

@@ -609,7 +609,7 @@ def test_unschedulable_pod_with_its_event(simulator: KServeSimulator, namespace:
 
 
 def test_stop_annotation_deletes_the_workload_and_sets_stopped(simulator: KServeSimulator, namespace: str,
-                                                                api: Api) -> None:
+                                                               api: Api) -> None:
     api.create(make_isvc(namespace, "halt"))
     simulator.wait_for(namespace, "halt", "ready")
     api.patch(namespace, "halt", {"metadata": {"annotations": {"serving.kserve.io/stop": "true"}}})
