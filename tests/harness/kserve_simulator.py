@@ -561,15 +561,8 @@ class KServeSimulator:
         tracked.workload_key = self._workload_key(rollout)
         self._delete_simulated_pods(namespace, name)
         deployment = self._apply_deployment(tracked, rollout)
-        phase = "failed-create" if rollout.scenario == "failed-create" else "progressing"
-        if phase == "failed-create" and "event-created" not in tracked.done:
-            # the ReplicaSet controller's Warning Event (replica_set.go manageReplicas), with the condition
-            self._create_event(namespace, {"kind": "ReplicaSet", "apiVersion": "apps/v1", "name": rollout.rs_name},
-                               "FailedCreate", "Error creating: " + self._failed_create_message(namespace, rollout),
-                               "replicaset-controller")
-            tracked.done.add("event-created")
-        tracked.child_status = self._write_deployment_status(deployment, rollout, phase)
-        if not self._write_isvc_status(key, tracked, rollout, phase):
+        tracked.child_status = self._write_deployment_status(deployment, rollout, "progressing")
+        if not self._write_isvc_status(key, tracked, rollout, "progressing"):
             return  # a newer generation is on its way
         self._log(namespace, name, "rollout-started", rollout.generation)
         follow_up = {
@@ -624,11 +617,22 @@ class KServeSimulator:
                 self._schedule(recover, self._finish_ready, key, epoch)
 
     def _failed_create(self, key: Key, epoch: int) -> None:
-        """Nothing heals a refused pod: the state stays as written (logged for the tests)."""
+        """The ReplicaSet controller could not create the pods: its Warning Event on the ReplicaSet (replica_set.go
+        manageReplicas) and the Deployment's ReplicaFailure condition; nothing heals it."""
         tracked = self._current(key, epoch)
         if tracked is None or tracked.rollout is None:
             return
-        self._log(key[0], key[1], "failed-create", tracked.rollout.generation)
+        rollout = tracked.rollout
+        namespace, name = key
+        if "event-created" not in tracked.done:  # this step may be retried
+            self._create_event(namespace, {"kind": "ReplicaSet", "apiVersion": "apps/v1", "name": rollout.rs_name},
+                               "FailedCreate", "Error creating: " + self._failed_create_message(namespace, rollout),
+                               "replicaset-controller")
+            tracked.done.add("event-created")
+        deployment = self._read_deployment(namespace, rollout.deployment)
+        tracked.child_status = self._write_deployment_status(deployment, rollout, "failed-create")
+        if self._write_isvc_status(key, tracked, rollout, "failed-create"):
+            self._log(namespace, name, "failed-create", rollout.generation)
 
     def _unschedulable(self, key: Key, epoch: int) -> None:
         """A Pending Pod the scheduler cannot place, with its FailedScheduling Warning Event."""

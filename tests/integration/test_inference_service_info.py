@@ -68,8 +68,7 @@ def test_certain_failures_fail_at_once(kube, kube_env, simulator, namespace, sce
     assert run.rc != 0
     assert reason_text in run.result["msg"]
     assert run.result["msg"].startswith(f"InferenceService {namespace}/bad failed:")
-    marked = simulator.wait_for(namespace, "bad", {"fail-load": "failed-load", "failed-create": "rollout-started"}.get(
-        scenario, scenario), timeout=1)
+    marked = simulator.wait_for(namespace, "bad", scenario if scenario != "fail-load" else "failed-load", timeout=1)
     assert ended - marked < 5
     if scenario == "fail-load":
         assert run.result["last_failure_info"]["reason"] == "ModelLoadFailed"

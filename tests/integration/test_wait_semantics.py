@@ -130,7 +130,7 @@ def test_deadline_then_ready_succeeds(kube, kube_env, simulator, namespace):
 def test_failed_create_by_pod_security_fails_fast_with_the_fix(kube, kube_env, simulator, namespace):
     kubernetes.client.CoreV1Api(kube.api_client()).patch_namespace(
         namespace, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "baseline"}}})
-    create_isvc(kube, namespace, "ipc", {SCENARIO: "failed-create", READY_AFTER: "0.5"})
+    create_isvc(kube, namespace, "ipc", {SCENARIO: "failed-create", READY_AFTER: "1"})
     run = wait(kube_env, namespace, "ipc", timeout=300, baseline={"exists": False})
     ended = time.monotonic()
     assert run.rc != 0
@@ -140,7 +140,7 @@ def test_failed_create_by_pod_security_fails_fast_with_the_fix(kube, kube_env, s
     assert (f"Fix: kubectl label namespace {namespace} pod-security.kubernetes.io/enforce=privileged --overwrite "
             "(or set isvc_manage_pod_security: true)") in message
     assert run.result["reason"] == "FailedCreate" and run.result["pod_security_level"] == "baseline"
-    marked = simulator.wait_for(namespace, "ipc", "rollout-started", timeout=1)
+    marked = simulator.wait_for(namespace, "ipc", "failed-create", timeout=1)
     assert ended - marked < 10
     assert [(e["reason"], e["object"].rsplit("-", 1)[0]) for e in run.result["warning_events"]] == [
         ("FailedCreate", "ReplicaSet/ipc-predictor")]
