@@ -87,6 +87,10 @@ VERSION_ANNOTATION = "aml.kserve.test/kserve-version"
 STOP_ANNOTATION = "serving.kserve.io/stop"  # pkg/constants StopAnnotationKey (0.15+)
 POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce"
 KSERVE_VERSIONS = ("0.15", "0.16", "0.20")
+# pkg/constants ServiceAnnotationDisallowedList: never copied into the pod template (a change of them rolls nothing)
+ANNOTATIONS_NOT_PROPAGATED = frozenset({"autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/max-scale",
+                                        "internal.serving.kserve.io/storage-initializer-sourceuri",
+                                        "kubectl.kubernetes.io/last-applied-configuration"})
 DEFAULT_RECOVER = 1.5
 SIMULATOR_LABEL = "aml.kserve.test/simulator"
 SIMULATED_ANNOTATION = "aml.kserve.test/simulated"
@@ -693,7 +697,8 @@ class KServeSimulator:
             COMPONENT_LABEL: "predictor",
             "app": f"isvc.{name}-predictor",
         })
-        pod_annotations = {k: v for k, v in (annotations or {}).items() if k != DEPLOYMENT_MODE_ANNOTATION}
+        pod_annotations = {k: v for k, v in (annotations or {}).items()
+                           if k != DEPLOYMENT_MODE_ANNOTATION and k not in ANNOTATIONS_NOT_PROPAGATED}
         pod_annotations[DEPLOYMENT_MODE_ANNOTATION] = mode
         if model.get("storageUri"):
             pod_annotations[STORAGE_URI_ANNOTATION] = model["storageUri"]
