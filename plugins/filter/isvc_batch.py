@@ -148,6 +148,17 @@ def _existing(registered: Mapping[str, Any]) -> Dict[str, Any]:
     return found
 
 
+def _baselines(registered: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """What each found service's predictor children were before the apply, by namespace and name (the wait's baseline)."""
+    found: Dict[str, Dict[str, Any]] = {}
+    for result in (registered or {}).get("results") or []:
+        namespace = (result.get("item") or {}).get("namespace", "")
+        if not result.get("failed"):
+            found[namespace] = {s["name"]: s.get("baseline") or {"exists": True}
+                                for s in result.get("inference_services") or []}
+    return found
+
+
 def _plain(value: Any) -> Any:
     """Plain data from templated variables: the argument spec validator deep-copies what it is given, and a deep copy
     of Ansible's lazy, tagged containers costs about a second per service."""
@@ -201,6 +212,7 @@ def batch_wave_prepare(hostvars: Mapping[str, Any], hosts: List[str], defaults: 
     """Each service of the wave validated, checked and rendered as the deploy role does it, in one task."""
     shared, defaults = _plain(shared), _plain(defaults)
     plan, found = shared["plan"], _existing(_plain(existing))
+    baselines = _baselines(_plain(existing))
     role_validator = ArgumentSpecValidator(_plain(role_options))
     prepared: Dict[str, Dict[str, Any]] = {}
     for host in hosts:
@@ -216,6 +228,12 @@ def batch_wave_prepare(hostvars: Mapping[str, Any], hosts: List[str], defaults: 
                  "field_manager": str(values.get("isvc_field_manager") or "aml.kserve"),
                  "force_conflicts": flag(values.get("isvc_force_conflicts")),
                  "render_only": flag(values.get("isvc_render_only")),
+                 # the wait judges by the same rules as the role's: against what existed before the apply
+                 "baseline": (baselines.get(service["namespace"]) or {}).get(service["name"]) or {"exists": False},
+                 "wait_rules": {"settle_seconds": float(values.get("isvc_wait_settle_seconds", 20)),
+                                "trust_observed_generation": flag(values.get("isvc_wait_trust_observed_generation")),
+                                "ready_when": str(values.get("isvc_ready_when") or ""),
+                                "fail_when": str(values.get("isvc_fail_when") or "")},
                  "manifest": "{0}/{1}/{2}.yaml".format(values.get("isvc_render_dir") or "./manifests", service["namespace"],
                                                        service["name"])}
         if stopped:
@@ -266,16 +284,22 @@ def batch_wave_applied(registered: Mapping[str, Any]) -> Dict[str, Dict[str, Any
 
 
 def batch_wave_waits(applied: Mapping[str, Any], prepared: Mapping[str, Any]) -> List[Dict[str, Any]]:
-    """One wait per namespace for the services applied without error whose isvc_wait is true."""
+    """One wait per namespace (and set of wait rules) for the services applied without error whose isvc_wait is true,
+    each with its baseline, so that the batch waits by the role's rules."""
     waits: Dict[str, Dict[str, Any]] = {}
     for host, service in applied.items():
         entry = prepared[host]
         if service["error"] or not entry["wait"]:
             continue
-        wait = waits.setdefault(service["namespace"], {"namespace": service["namespace"], "names": [], "timeout": 1})
+        rules = entry.get("wait_rules") or {"settle_seconds": 20.0, "trust_observed_generation": False,
+                                            "ready_when": "", "fail_when": ""}
+        key = json.dumps([service["namespace"], rules], sort_keys=True)
+        wait = waits.setdefault(key, dict({"namespace": service["namespace"], "names": [], "timeout": 1,
+                                           "baselines": {}}, **rules))
         wait["names"].append(service["name"])
+        wait["baselines"][service["name"]] = entry.get("baseline") or {"exists": False}
         wait["timeout"] = max(wait["timeout"], int(entry["wait_timeout"]))
-    return sorted(waits.values(), key=lambda w: w["namespace"])
+    return [waits[key] for key in sorted(waits)]
 
 
 def batch_wave_outcomes(prepared: Mapping[str, Any], applied: Mapping[str, Any], waited: Mapping[str, Any],
@@ -300,6 +324,8 @@ def batch_wave_outcomes(prepared: Mapping[str, Any], applied: Mapping[str, Any],
             outcome["endpoint"] = entry["manifest"]
         elif host not in applied or applied[host]["error"]:
             outcome.update(result="failed", reason="apply failed: " + (applied.get(host) or {}).get("error", "not applied"))
+        elif summary is not None and summary.get("state") == "stopped":  # serving.kserve.io/stop, as asked
+            outcome["reason"] = " ".join(str(summary.get("message") or "stopped").split())
         elif summary is not None and not summary.get("ready"):
             outcome.update(result="failed", reason=" ".join(str(summary.get("message") or "not ready").split()))
         else:

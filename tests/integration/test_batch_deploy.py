@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -271,3 +272,23 @@ def test_namespace_reads_once_per_namespace_without_cluster_wide_rights(kube, gi
     for resource in ("configmaps", "secrets", "namespaces"):
         assert reads.get(("list", resource)) == ["*"], reads
         assert sorted(reads.get(("get", resource), [])) == sorted(fleet["namespaces"]), (resource, reads)
+
+
+def test_batch_waits_by_the_roles_rules_after_a_description_change(kube, fleet, tmp_path, simulator):
+    """A description-only change across the batch: KServe holds the old Ready status for 6 s (stale-ready), while
+    observedGeneration (the Deployment's counter) already passed the generation; the batch's wait, with each
+    service's baseline from its read before the apply, holds until each one's new pods rolled out."""
+    stale = {READY_AFTER: "0.2", SCENARIO: "stale-ready", "aml.kserve.test/stale-seconds": "6"}
+    names = [f"drift-{i}-0" for i in range(3)]
+    extra = {name: {"isvc_annotations": stale, "isvc_description": "v1"} for name in names}
+    run, report, _junit = run_batch(kube, inventory(tmp_path, fleet, services_per_ns=1, extra=extra, prefix="drift"), tmp_path)
+    assert run.rc == 0, run.output[-5000:]
+    extra = {name: {"isvc_annotations": stale, "isvc_description": "v2"} for name in names}
+    started = time.monotonic()
+    run, report, _junit = run_batch(kube, inventory(tmp_path, fleet, services_per_ns=1, extra=extra, prefix="drift"), tmp_path)
+    assert run.rc == 0, run.output[-5000:]
+    ended = time.monotonic()
+    assert {s["result"] for s in report["services"]} == {"ok"} and len(report["services"]) == 3
+    for i, name in enumerate(names):
+        rolled_out = simulator.wait_for(fleet["namespaces"][i], name, "deployment-rolled-out", since=started, timeout=1)
+        assert rolled_out - started >= 6 and ended > rolled_out

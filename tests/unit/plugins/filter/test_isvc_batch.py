@@ -213,8 +213,10 @@ def test_wave_applied_reads_list_and_single_results_and_keeps_each_error():
     assert applied["c"]["error"] == 'Failed to apply object: conflict with "other"'
     assert applied["b"]["changed"] is True and applied["b"]["error"] == ""
     # c failed to apply (and is not waited for anyway)
+    rules = {"settle_seconds": 20.0, "trust_observed_generation": False, "ready_when": "", "fail_when": ""}
     assert isvc_batch.batch_wave_waits(applied, PREPARED) == [
-        {"namespace": "ns1", "names": ["a"], "timeout": 1800}, {"namespace": "ns2", "names": ["b"], "timeout": 60}]
+        dict({"namespace": "ns1", "names": ["a"], "timeout": 1800, "baselines": {"a": {"exists": False}}}, **rules),
+        dict({"namespace": "ns2", "names": ["b"], "timeout": 60, "baselines": {"b": {"exists": False}}}, **rules)]
 
 
 def test_a_whole_failed_apply_fails_each_of_its_services():
@@ -253,3 +255,21 @@ def test_wave_outcome_of_a_service_that_is_not_ready():
     outcome = isvc_batch.batch_wave_outcomes({"a": PREPARED["a"]}, applied, waited, 101.0)["a"]
     assert (outcome["result"], outcome["reason"], outcome["endpoint"]) == (
         "failed", "InferenceService ns1/a failed: the model failed to load", "")
+
+
+def test_wave_outcome_of_a_stopped_service_is_ok_with_the_reason():
+    """serving.kserve.io/stop: "true" was asked for: not a failure of the batch."""
+    applied = {"a": {"host": "a", "name": "a", "namespace": "ns1", "changed": True, "error": ""}}
+    waited = {"results": [{"item": {"namespace": "ns1", "names": ["a"]},
+                           "inference_services": [{"name": "a", "namespace": "ns1", "ready": False, "state": "stopped",
+                                                   "message": 'stopped (serving.kserve.io/stop is "true")'}]}]}
+    outcome = isvc_batch.batch_wave_outcomes({"a": PREPARED["a"]}, applied, waited, 101.0)["a"]
+    assert (outcome["result"], outcome["reason"]) == ("ok", 'stopped (serving.kserve.io/stop is "true")')
+
+
+def test_wave_prepare_keeps_each_services_baseline_for_its_wait():
+    existing = {"results": [{"item": {"namespace": "ns1"}, "inference_services": [
+        {"name": "a", "resource": {}, "baseline": {"exists": True, "generation": 3, "deployments": {"a-predictor": 5}}}]}]}
+    assert isvc_batch._baselines(existing) == {  # pylint: disable=protected-access
+        "ns1": {"a": {"exists": True, "generation": 3, "deployments": {"a-predictor": 5}}}}
+    assert isvc_batch._baselines({"results": [{"item": {"namespace": "ns2"}, "failed": True}]}) == {}  # pylint: disable=protected-access
