@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from ansible_collections.aml.kserve.plugins.module_utils._errors import ValidationError
 
@@ -190,6 +190,17 @@ def baseline_of(isvc: Optional[Dict[str, Any]], deployments: List[Dict[str, Any]
     }
 
 
+# Annotations KServe never copies to the predictor (ServiceAnnotationDisallowedList in pkg/constants): a change of
+# them alone rolls nothing, so it is no metadata change to wait for (the takeover drops kubectl's last-applied one).
+NOT_PROPAGATED_ANNOTATIONS = frozenset(("autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/max-scale",
+                                        "internal.serving.kserve.io/storage-initializer-sourceuri",
+                                        "kubectl.kubernetes.io/last-applied-configuration"))
+
+
+def _propagated(annotations: Mapping[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in annotations.items() if k not in NOT_PROPAGATED_ANNOTATIONS}
+
+
 def change_of(baseline: Optional[Baseline], isvc: Dict[str, Any]) -> str:
     """What the apply changed: the spec (the generation moved), only labels or annotations (KServe copies them into
     the pod template, kserve/kserve#3817, so they roll the predictor too), nothing, or the service is new."""
@@ -200,7 +211,8 @@ def change_of(baseline: Optional[Baseline], isvc: Dict[str, Any]) -> str:
     meta = _metadata(isvc)
     if meta.get("generation") != baseline.generation:
         return SPEC
-    if dict(meta.get("labels") or {}) != baseline.labels or dict(meta.get("annotations") or {}) != baseline.annotations:
+    if (dict(meta.get("labels") or {}) != baseline.labels
+            or _propagated(meta.get("annotations") or {}) != _propagated(baseline.annotations)):
         return METADATA
     return UNCHANGED
 

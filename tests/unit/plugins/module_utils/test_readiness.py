@@ -620,6 +620,17 @@ def test_metadata_change_stale_ready_is_not_accepted_until_the_children_roll() -
     assert (state.phase, state.message) == (r.READY, "Ready and rolled out")
 
 
+def test_dropping_an_annotation_kserve_never_copies_is_no_change_to_wait_for() -> None:
+    """The takeover of a pipeline-made service drops kubectl's last-applied annotation: KServe never copies it to the
+    predictor (ServiceAnnotationDisallowedList), so nothing rolls and the wait must not sit out the settle window."""
+    before = with_annotations(BEFORE, **{"kubectl.kubernetes.io/last-applied-configuration": "{}"})
+    base = baseline(before, [BEFORE_DEPLOYMENT])
+    assert r.change_of(base, BEFORE) == r.UNCHANGED
+    assert r.change_of(base, described(BEFORE, "v2")) == r.METADATA
+    state = r.overall(copy.deepcopy(BEFORE), [BEFORE_DEPLOYMENT], [], base, elapsed=0.0)
+    assert (state.phase, state.message) == (r.READY, "Ready and rolled out")
+
+
 def test_no_change_rerun_in_the_drifted_state_is_ready_at_once() -> None:
     """observedGeneration 2 > generation 1: nothing was applied, the current state is the answer."""
     base = baseline(BEFORE, [BEFORE_DEPLOYMENT])
