@@ -527,8 +527,8 @@ def _wait_summaries(registered: Any) -> Dict[str, Dict[str, Any]]:
 def _summary_line(outcome: Mapping[str, Any], check_mode: bool) -> str:
     state = "ready" if outcome["ready"] else ("checked" if check_mode else outcome.get("state") or "applied (not waited)")
     line = ("{namespace}/{name}: {state}, {project_path}@{revision} on {runtime} ({deployment_mode}), in cluster "
-            "{in_cluster_endpoint}, outside {outside}".format(state=state, outside=outcome["out_cluster_endpoint"] or "(none yet)",
-                                                              **outcome))
+            "{in_cluster_endpoint}, outside {outside}".format(**dict(outcome, state=state,
+                                                                     outside=outcome["out_cluster_endpoint"] or "(none yet)")))
     return line + "".join(". WARNING: " + w if i == 0 else " WARNING: " + w for i, w in enumerate(outcome.get("warnings") or []))
 
 

@@ -6,22 +6,52 @@
 
 """Readiness predicates: pure functions of objects as dicts. The waiter only feeds them.
 
-Each ``*_state`` returns a ``State``: ``ready``, ``progressing`` or ``failed``, with a one-line
-message and, for a failure, its details. One predicate per kind; ``overall`` combines them.
+Each ``*_state`` returns a ``State``: ``ready``, ``progressing``, ``stopped`` or ``failed``, with a one-line message
+and, for a failure, its details. One predicate per kind; ``overall`` combines them with the ``Baseline`` (what the
+predictor's children were before the apply) and the ``Rules`` of the wait.
+
+KServe's ``status.observedGeneration`` is NOT the InferenceService's generation: ``PropagateRawStatus`` and
+``PropagateStatus`` (pkg/apis/serving/v1beta1/inference_service_status.go, every release 0.14-0.20) copy the predictor
+Deployment's or Knative Service's own counter (kserve/kserve#6081; the fix, PR #6096, is not released). So that a
+change was reconciled is proven by the children: a Deployment whose generation moved past the baseline's (raw), or a
+new ``latestCreatedRevision`` (Knative). ``observedGeneration`` is read only when ``Rules.trust_observed_generation``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
+
+from ansible_collections.aml.kserve.plugins.module_utils._errors import ValidationError
+
+try:
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+    HAS_JMESPATH = True
+except ImportError:  # reported as an input problem when an expression is given
+    HAS_JMESPATH = False
 
 READY = "ready"
 PROGRESSING = "progressing"
 FAILED = "failed"
+STOPPED = "stopped"
+
+# What the apply did, as the baseline and the object after it tell (see change_of)
+CREATED, SPEC, METADATA, UNCHANGED, UNKNOWN = "created", "spec", "metadata", "unchanged", "unknown"
 
 FAILED_TRANSITIONS = ("BlockedByFailedLoad", "InvalidSpec")
 FAILED_POD_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName",
                       "CreateContainerConfigError", "CreateContainerError")
+RAW_MODES = ("RawDeployment", "Standard")          # Standard is KServe 0.16+'s name
+SERVERLESS_MODES = ("Serverless", "Knative")       # Knative likewise
+MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+STOP_ANNOTATION = "serving.kserve.io/stop"         # KServe 0.15+: pkg/constants StopAnnotationKey
+POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce"
+# Extended resources the role asks for, by the role variable that sets them (HAMi and the NVIDIA device plugin)
+RESOURCE_VARIABLES = (("nvidia.com/gpualloc", "isvc_nvidia_gpualloc"), ("nvidia.com/gpucores", "isvc_nvidia_gpucores"),
+                      ("nvidia.com/gpumem", "isvc_nvidia_gpumem"), ("nvidia.com/gpu", "isvc_nvidia_gpu"))
+_PSA_LEVEL = re.compile(r'violates PodSecurity "([a-z]+)(?::[^"]*)?"')
 
 
 @dataclass
@@ -30,6 +60,7 @@ class State:
     message: str
     reason: str = ""
     details: Dict[str, Any] = field(default_factory=dict)
+    stalled: bool = False  # progressing, but stuck until something outside changes (deadline, scheduling)
 
     @property
     def ready(self) -> bool:
@@ -38,6 +69,72 @@ class State:
     @property
     def failed(self) -> bool:
         return self.phase == FAILED
+
+    @property
+    def final(self) -> bool:
+        return self.phase in (READY, FAILED, STOPPED)
+
+
+@dataclass
+class Expression:
+    """A compiled JMESPath expression with the option (or role variable) it came from."""
+
+    source: str
+    option: str
+    compiled: Any
+
+    def holds(self, document: Dict[str, Any]) -> bool:
+        result = self.compiled.search(document)
+        # JMESPath's truth: false, null and empty strings, lists and objects are false; numbers are true
+        return not (result is None or result is False or result in ("", [], {}))
+
+
+@dataclass
+class Rules:
+    """How a wait judges; the defaults fit every KServe release 0.14-0.20."""
+
+    settle_seconds: float = 20.0           # how long a change may go without KServe touching the children
+    trust_observed_generation: bool = False  # True only for a KServe with PR #6096 (observedGeneration = own generation)
+    ready_when: Optional[Expression] = None
+    fail_when: Optional[Expression] = None
+
+
+@dataclass
+class Baseline:
+    """What the predictor's children were before the apply (``baseline_of`` on the read before it)."""
+
+    exists: bool = False
+    generation: Optional[int] = None
+    labels: Dict[str, Any] = field(default_factory=dict)
+    annotations: Dict[str, Any] = field(default_factory=dict)
+    deployments: Dict[str, int] = field(default_factory=dict)  # name -> metadata.generation
+    latest_created_revision: str = ""
+    latest_ready_revision: str = ""
+
+    @classmethod
+    def from_record(cls, record: Optional[Dict[str, Any]]) -> Optional["Baseline"]:
+        """The record ``baseline_of`` returned (passed through Ansible as plain data); None when none was given."""
+        if record is None:
+            return None
+        deployments = record.get("deployments") or {}
+        return cls(exists=bool(record.get("exists")), generation=record.get("generation"),
+                   labels=dict(record.get("labels") or {}), annotations=dict(record.get("annotations") or {}),
+                   deployments={str(k): int(v or 0) for k, v in deployments.items()},
+                   latest_created_revision=str(record.get("latest_created_revision") or ""),
+                   latest_ready_revision=str(record.get("latest_ready_revision") or ""))
+
+
+def compile_expression(source: Optional[str], option: str) -> Optional[Expression]:
+    """``source`` compiled, None when empty; a malformed expression is an input error naming ``option``."""
+    if source is None or not str(source).strip():
+        return None
+    if not HAS_JMESPATH:
+        raise ValidationError(["{0} needs the jmespath Python library on the controller: pip install jmespath".format(option)])
+    try:
+        return Expression(str(source), option, jmespath.compile(str(source)))
+    except JMESPathError as error:
+        raise ValidationError(["{0} is not a valid JMESPath expression ({1!r}): {2}".format(
+            option, str(source), " ".join(str(error).split()))])
 
 
 def condition(obj: Dict[str, Any], kind: str) -> Optional[Dict[str, Any]]:
@@ -51,15 +148,105 @@ def _name(obj: Dict[str, Any]) -> str:
     return (obj.get("metadata") or {}).get("name", "?")
 
 
-def isvc_state(isvc: Dict[str, Any]) -> State:
-    """Ready only when Ready is True for the generation we applied; failed when KServe says so for certain."""
+def _metadata(obj: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    return (obj or {}).get("metadata") or {}
+
+
+def _predictor_status(isvc: Dict[str, Any]) -> Dict[str, Any]:
+    return ((isvc.get("status") or {}).get("components") or {}).get("predictor") or {}
+
+
+def mode_of(isvc: Dict[str, Any]) -> str:
+    """``raw``, ``serverless`` or ``modelmesh``: the annotation in either vocabulary (RawDeployment/Standard,
+    Serverless/Knative; renamed in 0.16, rewritten by the webhook from 0.17), else ``status.deploymentMode``, else
+    KServe's default, Serverless."""
+    wanted = (_metadata(isvc).get("annotations") or {}).get(MODE_ANNOTATION) or (isvc.get("status") or {}).get(
+        "deploymentMode") or "Serverless"
+    if wanted in RAW_MODES:
+        return "raw"
+    if wanted == "ModelMesh":
+        return "modelmesh"
+    return "serverless"
+
+
+def is_stopped(isvc: Dict[str, Any]) -> bool:
+    """``serving.kserve.io/stop: "true"`` (KServe 0.15+ deletes the predictor's workloads and sets Stopped=True)."""
+    return str((_metadata(isvc).get("annotations") or {}).get(STOP_ANNOTATION, "")).lower() == "true"
+
+
+def baseline_of(isvc: Optional[Dict[str, Any]], deployments: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The record of what exists now, to pass to the wait after the apply (plain data: it travels through Ansible)."""
+    if isvc is None:
+        return {"exists": False}
+    meta, predictor = _metadata(isvc), _predictor_status(isvc)
+    return {
+        "exists": True,
+        "generation": meta.get("generation"),
+        "labels": dict(meta.get("labels") or {}),
+        "annotations": dict(meta.get("annotations") or {}),
+        "deployments": {_name(d): int(_metadata(d).get("generation") or 0) for d in deployments},
+        "latest_created_revision": predictor.get("latestCreatedRevision") or "",
+        "latest_ready_revision": predictor.get("latestReadyRevision") or "",
+    }
+
+
+# Annotations KServe never copies to the predictor (ServiceAnnotationDisallowedList in pkg/constants): a change of
+# them alone rolls nothing, so it is no metadata change to wait for (the takeover drops kubectl's last-applied one).
+NOT_PROPAGATED_ANNOTATIONS = frozenset(("autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/max-scale",
+                                        "internal.serving.kserve.io/storage-initializer-sourceuri",
+                                        "kubectl.kubernetes.io/last-applied-configuration"))
+
+
+def _propagated(annotations: Mapping[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in annotations.items() if k not in NOT_PROPAGATED_ANNOTATIONS}
+
+
+def change_of(baseline: Optional[Baseline], isvc: Dict[str, Any]) -> str:
+    """What the apply changed: the spec (the generation moved), only labels or annotations (KServe copies them into
+    the pod template, kserve/kserve#3817, so they roll the predictor too), nothing, or the service is new."""
+    if baseline is None:
+        return UNKNOWN
+    if not baseline.exists:
+        return CREATED
+    meta = _metadata(isvc)
+    if meta.get("generation") != baseline.generation:
+        return SPEC
+    if (dict(meta.get("labels") or {}) != baseline.labels
+            or _propagated(meta.get("annotations") or {}) != _propagated(baseline.annotations)):
+        return METADATA
+    return UNCHANGED
+
+
+def pushed(baseline: Baseline, isvc: Dict[str, Any], deployments: List[Dict[str, Any]]) -> str:
+    """How KServe shows it pushed the change to the predictor's children, or "" while it has not."""
+    if mode_of(isvc) == "serverless":
+        created = _predictor_status(isvc).get("latestCreatedRevision") or ""
+        if created and created != baseline.latest_created_revision:
+            return "Knative created revision {0}".format(created)
+    for deployment in deployments:
+        name, generation = _name(deployment), int(_metadata(deployment).get("generation") or 0)
+        if name not in baseline.deployments:
+            return "deployment {0} was created".format(name)
+        if generation > baseline.deployments[name]:
+            return "deployment {0} went from generation {1} to {2}".format(name, baseline.deployments[name], generation)
+    return ""
+
+
+def isvc_state(isvc: Dict[str, Any], rules: Optional[Rules] = None) -> State:
+    """KServe's own verdict: Ready, a failed load, Stopped; ``observedGeneration`` only when it is trusted."""
+    rules = rules or Rules()
     status = isvc.get("status") or {}
-    generation = (isvc.get("metadata") or {}).get("generation")
+    generation = _metadata(isvc).get("generation")
     observed = status.get("observedGeneration")
-    if generation is not None and observed is not None and observed < generation:
-        # Whatever the status says (Ready or failed) is about an older spec.
+    if rules.trust_observed_generation and generation is not None and observed is not None and observed < generation:
+        # A KServe with PR #6096: whatever the status says (Ready or failed) is about an older spec.
         return State(PROGRESSING, "KServe has not yet observed generation {0} (status is for {1})".format(generation, observed),
                      "NotObserved")
+    if is_stopped(isvc):
+        stopped = condition(isvc, "Stopped")
+        confirmed = bool(stopped and stopped.get("status") == "True")
+        return State(STOPPED, "stopped (serving.kserve.io/stop is \"true\"){0}".format(
+            "" if confirmed else "; KServe has not yet confirmed it with Stopped=True"), "Stopped")
     model_status = status.get("modelStatus") or {}
     transition = model_status.get("transitionStatus", "")
     target = (model_status.get("states") or {}).get("targetModelState", "")
@@ -73,9 +260,6 @@ def isvc_state(isvc: Dict[str, Any]) -> State:
         return State(FAILED, message, reason, details)
     ready = condition(isvc, "Ready")
     if ready and ready.get("status") == "True":
-        if generation is not None and observed is None:
-            # A controller that does not report observedGeneration: trust Ready, rollouts are checked apart.
-            return State(READY, "Ready (no observedGeneration reported)")
         return State(READY, "Ready")
     if ready is None:
         return State(PROGRESSING, "waiting for KServe to report the Ready condition", "NoReadyCondition")
@@ -89,22 +273,50 @@ def isvc_state(isvc: Dict[str, Any]) -> State:
     return State(PROGRESSING, text, worst.get("reason") or "NotReady")
 
 
+def _pod_security_fix(namespace: str, message: str) -> Optional[str]:
+    """The fix for pods refused by Pod Security admission, when that is what ``message`` says."""
+    found = _PSA_LEVEL.search(message)
+    if not found:
+        return None
+    level = found.group(1)
+    what = "hostIPC" if "hostIPC" in message else "the pod spec"
+    text = ("namespace {0} enforces Pod Security level {1}, which forbids {2}. Fix: kubectl label namespace {0} "
+            "{3}=privileged --overwrite (or set isvc_manage_pod_security: true)")
+    return text.format(namespace, level, what, POD_SECURITY_LABEL)
+
+
 def deployment_state(deployment: Dict[str, Any]) -> State:
-    """As ``kubectl rollout status`` judges a Deployment, plus ProgressDeadlineExceeded as a failure."""
+    """As ``kubectl rollout status`` judges a Deployment, with ReplicaFailure (pods that cannot be created: Pod
+    Security, quota, admission webhooks) as a failure and ProgressDeadlineExceeded as a stall, not a failure: KServe
+    gives raw Deployments the default 600 s deadline (reconcilers/deployment/deployment_reconciler.go,
+    setDefaultDeploymentSpec) and a long model download passes it and then recovers by itself."""
     name = _name(deployment)
     spec = deployment.get("spec") or {}
     status = deployment.get("status") or {}
-    generation = (deployment.get("metadata") or {}).get("generation", 0)
+    generation = _metadata(deployment).get("generation", 0)
     if generation > status.get("observedGeneration", 0):
         return State(PROGRESSING, "deployment {0}: waiting for the spec update to be observed".format(name), "NotObserved")
+    failure = condition(deployment, "ReplicaFailure")
+    if failure and failure.get("status") == "True":
+        text = failure.get("message") or ""
+        namespace = _metadata(deployment).get("namespace", "")
+        fix = _pod_security_fix(namespace, text)
+        message = "deployment {0} cannot create its pods ({1}): {2}".format(name, failure.get("reason") or "FailedCreate", text)
+        if fix:
+            message += "; " + fix
+        details = {"deployment": name, "replica_failure": text}
+        if fix:
+            details["pod_security_level"] = _PSA_LEVEL.search(text).group(1)  # type: ignore[union-attr]
+        return State(FAILED, message, failure.get("reason") or "FailedCreate", details)
     progressing = condition(deployment, "Progressing")
-    if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
-        return State(FAILED, "deployment {0} exceeded its progress deadline: {1}".format(name, progressing.get("message", "")),
-                     "ProgressDeadlineExceeded", {"deployment": name})
     wanted = spec.get("replicas", 1)
     updated = status.get("updatedReplicas", 0)
     replicas = status.get("replicas", 0)
     available = status.get("availableReplicas", 0)
+    if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
+        return State(PROGRESSING, "deployment {0} passed its progress deadline ({1}); still waiting, a long model "
+                     "download recovers by itself".format(name, progressing.get("message", "")),
+                     "ProgressDeadlineExceeded", {"deployment": name}, stalled=True)
     if updated < wanted:
         return State(PROGRESSING, "deployment {0}: {1} of {2} updated replicas".format(name, updated, wanted), "RollingOut")
     if replicas > updated:
@@ -114,8 +326,15 @@ def deployment_state(deployment: Dict[str, Any]) -> State:
     return State(READY, "deployment {0} rolled out".format(name))
 
 
+def _resource_hint(message: str) -> str:
+    for resource, variable in RESOURCE_VARIABLES:
+        if re.search(re.escape(resource) + r"(?![a-z])", message):
+            return " ({0} is asked for by the role variable {1})".format(resource, variable)
+    return ""
+
+
 def pod_state(pod: Dict[str, Any]) -> State:
-    """Failed when a container is stuck in a state that does not heal by itself."""
+    """Failed when a container is stuck in a state that does not heal by itself; stalled when unschedulable."""
     status = pod.get("status") or {}
     for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
         waiting = (container.get("state") or {}).get("waiting") or {}
@@ -130,15 +349,46 @@ def pod_state(pod: Dict[str, Any]) -> State:
                 details["last_exit_reason"] = terminated.get("reason")
                 message += "; last exit code {0}".format(terminated.get("exitCode"))
             return State(FAILED, message, waiting["reason"], details)
+    scheduled = condition(pod, "PodScheduled")
+    if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
+        text = scheduled.get("message") or ""
+        return State(PROGRESSING, "pod {0} cannot be scheduled: {1}{2}".format(_name(pod), text, _resource_hint(text)),
+                     "Unschedulable", {"pod": _name(pod), "scheduler_message": text}, stalled=True)
     return State(READY, "pod {0} has no stuck container".format(_name(pod)))
 
 
-def overall(isvc: Optional[Dict[str, Any]], deployments: List[Dict[str, Any]], pods: List[Dict[str, Any]]) -> State:
-    """The InferenceService is done when it is Ready for its generation and every predictor Deployment rolled out;
-    it has failed when any of them has failed for certain."""
+def document(isvc: Optional[Dict[str, Any]], deployments: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """What ``ready_when`` and ``fail_when`` are evaluated on."""
+    return {"isvc": isvc or {}, "deployments": list(deployments)}
+
+
+def overall(isvc: Optional[Dict[str, Any]], deployments: List[Dict[str, Any]], pods: List[Dict[str, Any]],
+            baseline: Optional[Baseline] = None, elapsed: float = 0.0, rules: Optional[Rules] = None) -> State:
+    """Done when KServe is Ready for the applied change, proven by the children, and every predictor Deployment rolled
+    out; failed when any part failed for certain; ``elapsed`` is the time since the wait began (the settle window)."""
+    rules = rules or Rules()
     if isvc is None:
         return State(FAILED, "the InferenceService does not exist (deleted while waiting?)", "NotFound")
-    states = [isvc_state(isvc)] + [deployment_state(d) for d in deployments] + [pod_state(p) for p in pods]
+    kserve = isvc_state(isvc, rules)
+    if kserve.phase == STOPPED:
+        return kserve
+    if rules.fail_when is not None and rules.fail_when.holds(document(isvc, deployments)):
+        return State(FAILED, "{0} holds: {1}".format(rules.fail_when.option, rules.fail_when.source), "FailWhen",
+                     {"fail_when": rules.fail_when.source})
+    change = change_of(baseline, isvc)
+    proof = ""
+    if change in (SPEC, METADATA) and baseline is not None:
+        proof = pushed(baseline, isvc, deployments)
+        observed = (isvc.get("status") or {}).get("observedGeneration")
+        honest = rules.trust_observed_generation and observed is not None and observed >= (
+            _metadata(isvc).get("generation") or 0)
+        if not proof and not honest:
+            if elapsed < rules.settle_seconds:
+                # Until KServe touches the children, everything they and the status say is about the old spec.
+                return State(PROGRESSING, "waiting for KServe to apply the {0} change to the predictor (its workloads "
+                             "are as before the apply; at most {1:g} s)".format(change, rules.settle_seconds), "NotPushed")
+            proof = "none: KServe changed no predictor workload within {0:g} s".format(rules.settle_seconds)
+    states = [kserve] + [deployment_state(d) for d in deployments] + [pod_state(p) for p in pods]
     failures = [state for state in states if state.failed]
     if failures:
         # KServe's verdict first, then what the Deployments and Pods add (a crash loop explains a failed load).
@@ -148,12 +398,23 @@ def overall(isvc: Optional[Dict[str, Any]], deployments: List[Dict[str, Any]], p
             for key, value in other.details.items():
                 details.setdefault(key, value)
         return State(FAILED, "; ".join(f.message for f in failures), first.reason, details)
-    for state in states:
-        if not state.ready:
-            return state
-    if not deployments and isvc_state(isvc).ready:
+    waiting = [state for state in states if not state.ready]
+    if waiting:
+        stalled = next((s for s in waiting if s.stalled), None)
+        return stalled or waiting[0]
+    if mode_of(isvc) == "serverless" and change in (SPEC, METADATA) and not proof.startswith("none"):
+        predictor = _predictor_status(isvc)
+        if predictor.get("latestReadyRevision") != predictor.get("latestCreatedRevision"):
+            return State(PROGRESSING, "revision {0} is not ready yet (latest ready: {1})".format(
+                predictor.get("latestCreatedRevision"), predictor.get("latestReadyRevision") or "none"), "RevisionNotReady")
+    if rules.ready_when is not None and not rules.ready_when.holds(document(isvc, deployments)):
+        text = "Ready, but {0} does not hold yet: {1}".format(rules.ready_when.option, rules.ready_when.source)
+        return State(PROGRESSING, text, "ReadyWhen")
+    if not deployments:
         # Serverless with scale-to-zero may have none yet; KServe's Ready is then the whole answer.
         return State(READY, "Ready (no predictor deployment)")
+    if proof.startswith("none"):
+        return State(READY, "Ready and rolled out ({0})".format(proof))
     return State(READY, "Ready and rolled out")
 
 
@@ -207,6 +468,34 @@ def predictor_container(isvc: Dict[str, Any], deployments: List[Dict[str, Any]])
     }
 
 
+def signals(isvc: Optional[Dict[str, Any]], deployments: List[Dict[str, Any]], pods: List[Dict[str, Any]],
+            baseline: Optional[Baseline] = None) -> Dict[str, Any]:
+    """The last state of every signal the wait reads, for a failure at the timeout."""
+    if isvc is None:
+        return {"inference_service": None}
+    status = isvc.get("status") or {}
+    return {
+        "change": change_of(baseline, isvc),
+        "pushed": pushed(baseline, isvc, deployments) if baseline is not None and baseline.exists else "",
+        "generation": _metadata(isvc).get("generation"),
+        "observed_generation": status.get("observedGeneration"),
+        "conditions": {c.get("type"): " ".join(filter(None, (c.get("status"), c.get("reason"), c.get("message"))))
+                       for c in status.get("conditions") or []},
+        "model_status": status.get("modelStatus") or {},
+        "predictor": {k: v for k, v in _predictor_status(isvc).items() if k in ("latestCreatedRevision", "latestReadyRevision")},
+        "deployments": [
+            {"name": _name(d), "generation": _metadata(d).get("generation"),
+             "observed_generation": (d.get("status") or {}).get("observedGeneration"),
+             "state": deployment_state(d).message,
+             "conditions": {c.get("type"): " ".join(filter(None, (c.get("status"), c.get("reason"), c.get("message"))))
+                            for c in (d.get("status") or {}).get("conditions") or []}}
+            for d in deployments
+        ],
+        "pods": [{"name": _name(p), "phase": (p.get("status") or {}).get("phase"), "state": pod_state(p).message}
+                 for p in pods],
+    }
+
+
 def summarize(isvc: Dict[str, Any], deployments: List[Dict[str, Any]]) -> Dict[str, Any]:
     """What inference_service_info returns for one InferenceService."""
     metadata = isvc.get("metadata") or {}
@@ -224,7 +513,8 @@ def summarize(isvc: Dict[str, Any], deployments: List[Dict[str, Any]]) -> Dict[s
         "in_cluster_endpoint": (status.get("address") or {}).get("url") or "http://{0}-predictor.{1}.svc.cluster.local".format(name, namespace),
         "generation": metadata.get("generation"),
         "observed_generation": status.get("observedGeneration"),
-        "deployment_mode": annotations.get("serving.kserve.io/deploymentMode") or status.get("deploymentMode", ""),
+        "deployment_mode": annotations.get(MODE_ANNOTATION) or status.get("deploymentMode", ""),
+        "raw_deployment": mode_of(isvc) == "raw",
         "conditions": status.get("conditions") or [],
         "model_status": status.get("modelStatus") or {},
         "deployments": [
@@ -241,5 +531,6 @@ def summarize(isvc: Dict[str, Any], deployments: List[Dict[str, Any]]) -> Dict[s
             for d in deployments
         ],
         "predictor_container": predictor_container(isvc, deployments),
+        "baseline": baseline_of(isvc, deployments),
         "resource": isvc,
     }

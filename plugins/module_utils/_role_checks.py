@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
 
+from ansible_collections.aml.kserve.plugins.module_utils._errors import ValidationError
+from ansible_collections.aml.kserve.plugins.module_utils._readiness import compile_expression
 from ansible_collections.aml.kserve.plugins.module_utils._render import repeated_args_warning
 
 RAW_MODES = ("RawDeployment", "Standard")
@@ -76,8 +78,28 @@ def input_problems(values: Mapping[str, Any]) -> List[str]:
          "isvc_wait_timeout ({0}) must be at least 1 second".format(values.get("isvc_wait_timeout"))),
         (bool(_text(values, "isvc_field_manager")),
          "isvc_field_manager must not be empty; it names this tool in the InferenceService's managedFields"),
+        (_float(values, "isvc_wait_settle_seconds") >= 0,
+         "isvc_wait_settle_seconds ({0}) must not be negative".format(values.get("isvc_wait_settle_seconds"))),
     ]
-    return [message for ok, message in rules if not ok]
+    return [message for ok, message in rules if not ok] + _expression_problems(values)
+
+
+def _float(values: Mapping[str, Any], key: str) -> float:
+    try:
+        return float(values.get(key) or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _expression_problems(values: Mapping[str, Any]) -> List[str]:
+    """isvc_ready_when and isvc_fail_when compiled, so a malformed one fails before any request."""
+    problems: List[str] = []
+    for variable in ("isvc_ready_when", "isvc_fail_when"):
+        try:
+            compile_expression(values.get(variable), variable)
+        except ValidationError as error:
+            problems.extend(error.problems)
+    return problems
 
 
 def pod_security_level(namespace: Optional[Mapping[str, Any]]) -> str:

@@ -102,9 +102,14 @@ class InferenceServiceWaiter:
     costs the requests of one."""
 
     def __init__(self, client: KubeClient, namespace: str, names: Sequence[str], timeout: float,
-                 progress: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> None:
+                 progress: Callable[[str], None], clock: Callable[[], float] = time.monotonic,
+                 baselines: Optional[Dict[str, Optional[_readiness.Baseline]]] = None,
+                 rules: Optional[_readiness.Rules] = None) -> None:
         self.client, self.namespace, self.names = client, namespace, list(dict.fromkeys(names))
         self.timeout, self.progress, self.clock = timeout, progress, clock
+        self.baselines: Dict[str, Optional[_readiness.Baseline]] = dict(baselines or {})
+        self.rules = rules or _readiness.Rules()
+        self.started = clock()
         self.isvcs: Dict[str, Dict[str, Any]] = {}
         self.deployments: Dict[str, Dict[str, Any]] = {}
         self.pods: Dict[str, Dict[str, Any]] = {}
@@ -132,7 +137,15 @@ class InferenceServiceWaiter:
         return [o for o in store.values() if ((o.get("metadata") or {}).get("labels") or {}).get(ISVC_LABEL) == name]
 
     def _state(self, name: str) -> _readiness.State:
-        return _readiness.overall(self.isvcs.get(name), self._owned(self.deployments, name), self._owned(self.pods, name))
+        return _readiness.overall(self.isvcs.get(name), self._owned(self.deployments, name), self._owned(self.pods, name),
+                                  self.baselines.get(name), self.clock() - self.started, self.rules)
+
+    def _settle_left(self, pending: Sequence[str]) -> Optional[float]:
+        """Seconds until the settle window ends, while a service waits for KServe to push its change."""
+        left = self.started + self.rules.settle_seconds - self.clock()
+        if left > 0 and any(self._state(name).reason == "NotPushed" for name in pending):
+            return left
+        return None
 
     def _watches(self, events: "queue.Queue[Any]", stop: threading.Event) -> List[_Watch]:
         if len(self.names) == 1:
@@ -153,8 +166,9 @@ class InferenceServiceWaiter:
         return outcome
 
     def wait_all(self) -> Dict[str, Any]:
-        """Each name's outcome: its summary when ready, else the WaitFailed or WaitTimeout that says why not."""
-        deadline = self.clock() + self.timeout
+        """Each name's outcome: its summary when ready or stopped, else the WaitFailed or WaitTimeout that says why not."""
+        self.started = self.clock()
+        deadline = self.started + self.timeout
         events: "queue.Queue[Any]" = queue.Queue()
         stop = threading.Event()
         watches = self._watches(events, stop)
@@ -175,14 +189,19 @@ class InferenceServiceWaiter:
                         if name not in outcomes:
                             outcomes[name] = self._timeout(name, last_message.get(name, ""), warnings)
                     break
+                pending = [n for n in self.names if n not in outcomes]
+                settle = self._settle_left(pending) if len(snapshots) == len(watches) else None
+                wake = min(remaining, PROGRESS_EVERY, settle + 0.01 if settle is not None else PROGRESS_EVERY)
                 try:
-                    what, kind, payload = events.get(timeout=min(remaining, PROGRESS_EVERY))
+                    what, kind, payload = events.get(timeout=wake)
                 except queue.Empty:
                     if self.clock() >= deadline:
                         continue  # the timeout, not another progress line
-                    for name in self.names:
-                        if name not in outcomes:
-                            self._say(name, "still waiting: {0}".format(last_message.get(name, "")))
+                    if settle is not None and settle <= wake:
+                        self._judge(pending, outcomes, last_message, False)  # the settle window has ended
+                        continue
+                    for name in pending:
+                        self._say(name, "still waiting: {0}".format(last_message.get(name, "")))
                     last_progress = self.clock()
                     continue
                 self._apply(what, kind, payload)
@@ -190,23 +209,27 @@ class InferenceServiceWaiter:
                     snapshots.add(kind)
                 if len(snapshots) < len(watches) or not events.empty():
                     continue  # judge on a complete, current picture
-                quiet = self.clock() - last_progress >= PROGRESS_EVERY
-                warnings = _WarningEvents(self.client, self.namespace)  # listed once per pass, if anything failed
-                for name in self.names:
-                    if name in outcomes:
-                        continue
-                    state = self._state(name)
-                    if state.ready:
-                        outcomes[name] = self.summary(name, state)
-                    elif state.failed:
-                        outcomes[name] = self._failure(name, state, warnings)
-                    elif state.message != last_message.get(name) or quiet:
-                        self._say(name, state.message)
-                        last_message[name] = state.message
-                        last_progress = self.clock()
+                if self._judge(pending, outcomes, last_message, self.clock() - last_progress >= PROGRESS_EVERY):
+                    last_progress = self.clock()
         finally:
             stop.set()
         return outcomes
+
+    def _judge(self, pending: Sequence[str], outcomes: Dict[str, Any], last_message: Dict[str, str], quiet: bool) -> bool:
+        """One pass over the services still pending; True when a progress line was said."""
+        said = False
+        warnings = _WarningEvents(self.client, self.namespace)  # listed once per pass, if anything failed
+        for name in pending:
+            state = self._state(name)
+            if state.ready or state.phase == _readiness.STOPPED:
+                outcomes[name] = self.summary(name, state)
+            elif state.failed:
+                outcomes[name] = self._failure(name, state, warnings)
+            elif state.message != last_message.get(name) or quiet:
+                self._say(name, ("stalled, still waiting: " if state.stalled else "") + state.message)
+                last_message[name] = state.message
+                said = True
+        return said
 
     def _say(self, name: str, line: str) -> None:
         self.progress(line if len(self.names) == 1 else "{0}: {1}".format(name, line))
@@ -214,7 +237,8 @@ class InferenceServiceWaiter:
     def summary(self, name: str, state: _readiness.State) -> Dict[str, Any]:
         result = _readiness.summarize(self.isvcs.get(name) or {}, self._owned(self.deployments, name))
         result.update({"ready": state.ready, "state": state.phase, "message": state.message,
-                       "watch_restarts": self.watch_restarts})
+                       "watch_restarts": self.watch_restarts,
+                       "change": _readiness.change_of(self.baselines.get(name), self.isvcs.get(name) or {})})
         if self.notes:
             result["notes"] = list(self.notes)
         return result
@@ -228,14 +252,18 @@ class InferenceServiceWaiter:
 
     def _timeout(self, name: str, last_message: str, warnings: "_WarningEvents") -> WaitTimeout:
         state = self._state(name)
+        owned = self._owned(self.deployments, name), self._owned(self.pods, name)
         return WaitTimeout(
             "InferenceService {0}/{1} was not ready after {2:g} s: {3}".format(
                 self.namespace, name, self.timeout, state.message or last_message),
+            reason=state.reason,
             status=self.summary(name, state) if name in self.isvcs else None,
+            signals=_readiness.signals(self.isvcs.get(name), owned[0], owned[1], self.baselines.get(name)),
             warning_events=warnings.about(self._related_names(name)))
 
     def _related_names(self, name: str) -> Set[str]:
-        """The service's name and those of its Deployments and Pods: the objects its events are about."""
+        """The service's name and those of its Deployments and Pods: the objects its events are about (the
+        ReplicaSets of its Deployments, whose FailedCreate events tell why no pod exists, are matched by prefix)."""
         return {name} | {o["metadata"]["name"] for o in self._owned(self.deployments, name) + self._owned(self.pods, name)}
 
 
@@ -258,7 +286,15 @@ class _WarningEvents:
             {"object": "{0}/{1}".format(e.get("involvedObject", {}).get("kind"), e.get("involvedObject", {}).get("name")),
              "reason": e.get("reason"), "message": e.get("message"), "count": e.get("count", 1),
              "last_timestamp": e.get("lastTimestamp") or e.get("eventTime")}
-            for e in self.listing if e.get("involvedObject", {}).get("name") in names
+            for e in self.listing if _about(e.get("involvedObject") or {}, names)
         ]
         found.sort(key=lambda e: str(e["last_timestamp"] or ""))  # listed by name; the most recent are wanted
         return found[-10:]
+
+
+def _about(involved: Dict[str, Any], names: Set[str]) -> bool:
+    """The event is about one of ``names``, or about a ReplicaSet of a Deployment among them (``<deployment>-<hash>``)."""
+    name = involved.get("name") or ""
+    if name in names:
+        return True
+    return involved.get("kind") == "ReplicaSet" and name.rsplit("-", 1)[0] in names

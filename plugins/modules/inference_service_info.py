@@ -14,13 +14,23 @@ description:
     conditions, model status, deployment mode, the rollout numbers of its predictor Deployments, and the predictor
     container as its Deployment runs it).
   - With O(wait=true) it waits for the InferenceService O(name), or for all those in O(names), by WATCHING it, its predictor Deployments and their Pods, so
-    it returns within moments of the change. It waits until the service is Ready for the generation that was applied,
-    never a Ready left over from before an update. Every predictor Deployment must also have rolled out as
-    C(kubectl rollout status) judges.
+    it returns within moments of the change. Every predictor Deployment must have rolled out as
+    C(kubectl rollout status) judges, and KServe must report Ready.
+  - KServe's C(status.observedGeneration) is the predictor Deployment's or Knative Service's counter, not the
+    InferenceService's (kserve/kserve#6081), so it does not prove that KServe saw an update. Give O(baseline) (the
+    RV(inference_services[].baseline) of a read before the apply) and the wait accepts Ready only once KServe has pushed
+    the change to the predictor's children (a Deployment's generation moved, or a new Knative revision) and they rolled
+    out; a change that KServe pushes nowhere ends after O(settle_seconds). When the apply changed nothing, the current
+    state is the answer. Without a baseline it cannot tell a Ready left over from before an update.
   - It fails at once when a failure is certain. That is a model that failed to load (C(BlockedByFailedLoad),
-    C(InvalidSpec), C(FailedToLoad)), a Deployment past its progress deadline, or a predictor container in
-    C(CrashLoopBackOff), C(ImagePullBackOff) or C(ErrImagePull). The failure carries the reason, KServe's
-    C(lastFailureInfo) and the recent Warning events.
+    C(InvalidSpec), C(FailedToLoad)), pods that cannot be created (C(ReplicaFailure)/C(FailedCreate), such as Pod
+    Security refusing C(hostIPC), with the fix), or a predictor container in C(CrashLoopBackOff), C(ImagePullBackOff)
+    or C(ErrImagePull). The failure carries the reason, KServe's C(lastFailureInfo) and the recent Warning events.
+  - A Deployment past its progress deadline (C(ProgressDeadlineExceeded); KServe's default is 600 s and a long model
+    download passes it, then recovers) and a pod that cannot be scheduled (C(Unschedulable), with the scheduler's
+    message) are stalls; the wait says so in its progress lines and goes on until O(wait_timeout). A failure at the
+    timeout carries the last state of every signal (RV(signals)) and the newest Warning events.
+  - A service annotated C(serving.kserve.io/stop=true) (KServe 0.15+) is reported at once with state V(stopped).
   - Watches that expire (410 Gone) or lose their connection list again and resume.
   - Reading Pods and Events is best effort; without RBAC for them the wait still works.
 author:
@@ -66,6 +76,40 @@ options:
     description: Seconds to wait before failing with the last status.
     type: int
     default: 1800
+  baseline:
+    description:
+      - What the service's predictor children were before the apply, as RV(inference_services[].baseline) of a read
+        without O(wait) returned it; for O(name).
+      - The wait compares the service and its children after the apply with it, see the description.
+    type: dict
+  baselines:
+    description:
+      - O(baseline) of each of O(names), by name; a name without one is judged without a baseline.
+    type: dict
+  settle_seconds:
+    description:
+      - After a change, how long the wait lets KServe go without touching the predictor's children before it takes
+        the current state as the answer (a spec change KServe does not push, such as C(maxReplicas) under an HPA, or a
+        label KServe does not copy).
+    type: float
+    default: 20
+  trust_observed_generation:
+    description:
+      - Treat C(status.observedGeneration) as the InferenceService's own generation, as a KServe with pull request kserve/kserve#6096 writes
+        it. Released KServe (0.14-0.20) copies a child's counter, so leave it false there.
+    type: bool
+    default: false
+  ready_when:
+    description:
+      - A JMESPath expression that must also hold before the service counts as ready, for runtimes whose readiness
+        KServe does not express. It is evaluated on a document whose key C(isvc) holds the InferenceService and C(deployments)
+        the list of its predictor Deployments; false, null and empty values do not hold.
+      - A malformed expression fails the task before any request.
+    type: str
+  fail_when:
+    description:
+      - A JMESPath expression, evaluated like O(ready_when), that fails the wait at once when it holds.
+    type: str
   pod_security:
     description:
       - Also return the Pod Security level the namespace enforces (its C(pod-security.kubernetes.io/enforce) label), which
@@ -102,6 +146,20 @@ EXAMPLES = r"""
   register: wave
   ignore_errors: true
 
+- name: Read before the apply, to prove afterwards that KServe rolled the change out
+  aml.kserve.inference_service_info:
+    name: qwen2-chat
+    namespace: team-a
+  register: before
+
+- name: Wait, judged against what was there before, with an extra readiness rule
+  aml.kserve.inference_service_info:
+    name: qwen2-chat
+    namespace: team-a
+    wait: true
+    baseline: "{{ before.inference_service.baseline | default({'exists': false}) }}"
+    ready_when: "isvc.metadata.annotations.\"example.com/warmed-up\" == 'true'"
+
 - name: All services of one model
   aml.kserve.inference_service_info:
     namespace: team-a
@@ -125,8 +183,8 @@ inference_services:
       description: Ready for its current generation and every predictor Deployment rolled out.
       type: bool
     state:
-      description: V(ready), V(progressing) or V(failed); after a wait for O(names), V(failed) or V(timeout) for those
-        that are not ready.
+      description: V(ready), V(progressing), V(stopped) or V(failed); after a wait for O(names), V(failed) or
+        V(timeout) for those that are not ready.
       type: str
     message:
       description: Why it is in that state.
@@ -144,8 +202,20 @@ inference_services:
       description: C(status.observedGeneration).
       type: int
     deployment_mode:
-      description: The C(serving.kserve.io/deploymentMode) annotation.
+      description: The C(serving.kserve.io/deploymentMode) annotation, else C(status.deploymentMode), in KServe's
+        words (V(RawDeployment) or V(Standard), V(Serverless) or V(Knative)).
       type: str
+    raw_deployment:
+      description: Whether that mode is RawDeployment/Standard (in either vocabulary).
+      type: bool
+    baseline:
+      description: The record of the service and its predictor children to pass as O(baseline) to a wait after an apply.
+      type: dict
+    change:
+      description: After a wait with a baseline, what the apply changed, V(spec), V(metadata), V(unchanged),
+        V(created) (or V(unknown) without a baseline).
+      type: str
+      returned: with O(wait=true)
     conditions:
       description: C(status.conditions).
       type: list
@@ -204,11 +274,16 @@ inference_service:
   returned: when O(name) is given and it exists
   type: dict
 progress:
-  description: Progress lines written while waiting, each prefixed with the seconds elapsed.
+  description: Progress lines written while waiting, each prefixed with the seconds elapsed (also when the wait fails).
   returned: with O(wait=true)
   type: list
   elements: str
   sample: ["0.0s PredictorReady is False: Deploying", "2.1s Ready and rolled out"]
+signals:
+  description: On a timeout, the last state of every signal the wait reads (conditions, generations, the change and how
+    it was pushed, each Deployment and Pod).
+  returned: on a timeout of O(name)
+  type: dict
 pod_security_level:
   description: The namespace's C(pod-security.kubernetes.io/enforce) label; empty when unset, null when not readable.
   returned: with O(pod_security=true)
@@ -226,7 +301,7 @@ import time
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
 from ansible_collections.aml.kserve.plugins.module_utils import _k8s, _readiness
-from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError, WaitFailed, as_result
+from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError, ValidationError, WaitFailed, WaitTimeout, as_result
 from ansible_collections.aml.kserve.plugins.module_utils._module import ArgumentSpec, run_module
 from ansible_collections.aml.kserve.plugins.module_utils._waiter import ISVC_LABEL, InferenceServiceWaiter
 
@@ -240,6 +315,12 @@ SPEC = _k8s.CONNECTION_SPEC.merge(
             "wait": {"type": "bool", "default": False},
             "wait_timeout": {"type": "int", "default": 1800},
             "pod_security": {"type": "bool", "default": False},
+            "baseline": {"type": "dict"},
+            "baselines": {"type": "dict"},
+            "settle_seconds": {"type": "float", "default": 20.0},
+            "trust_observed_generation": {"type": "bool", "default": False},
+            "ready_when": {"type": "str"},
+            "fail_when": {"type": "str"},
         },
         mutually_exclusive=[("name", "names", "label_selector")],
         required_if=[("wait", True, ("name", "names"), True)],
@@ -250,11 +331,13 @@ SPEC = _k8s.CONNECTION_SPEC.merge(
 def services_result(client, params: dict, echo=None) -> dict:
     """The module's result; ``echo`` shows progress lines as they happen (the action plugin passes Display's)."""
     namespace, name, names = params["namespace"], params["name"], params["names"]
+    rules = wait_rules(params)  # a malformed expression fails here, before any request
     result = {"changed": False}
     if params["pod_security"]:
         result["pod_security_level"] = client.pod_security_level(namespace)
     if params["wait"]:
-        result.update(_wait(client, namespace, name, names, params["wait_timeout"], echo))
+        result.update(_wait(client, namespace, name, names, params["wait_timeout"], echo, rules,
+                            _baselines(name, params)))
         return result
     if names is not None:
         services = [s for s in _k8s.items(client.list(_k8s.ISVC, namespace)) if s["metadata"]["name"] in names]
@@ -276,7 +359,29 @@ def services_result(client, params: dict, echo=None) -> dict:
     return result
 
 
-def _wait(client, namespace: str, name, names, timeout: int, echo) -> dict:
+def wait_rules(params: dict) -> _readiness.Rules:
+    """The wait's rules from the options; expressions compiled (ValidationError names the option)."""
+    problems, compiled = [], {}
+    for option in ("ready_when", "fail_when"):
+        try:
+            compiled[option] = _readiness.compile_expression(params.get(option), option)
+        except ValidationError as error:
+            problems.extend(error.problems)
+    if params.get("settle_seconds") is not None and params["settle_seconds"] < 0:
+        problems.append("settle_seconds ({0}) must not be negative".format(params["settle_seconds"]))
+    if problems:
+        raise ValidationError(problems)
+    return _readiness.Rules(settle_seconds=params.get("settle_seconds", 20.0),
+                            trust_observed_generation=bool(params.get("trust_observed_generation")), **compiled)
+
+
+def _baselines(name, params: dict) -> dict:
+    if name:
+        return {name: _readiness.Baseline.from_record(params.get("baseline"))}
+    return {each: _readiness.Baseline.from_record(record) for each, record in (params.get("baselines") or {}).items()}
+
+
+def _wait(client, namespace: str, name, names, timeout: int, echo, rules=None, baselines=None) -> dict:
     started = time.monotonic()
     progress = []
 
@@ -285,9 +390,14 @@ def _wait(client, namespace: str, name, names, timeout: int, echo) -> dict:
         if echo is not None:
             echo("{0}/{1}: {2}".format(namespace, name, progress[-1]) if name else "{0}: {1}".format(namespace, progress[-1]))
 
-    waiter = InferenceServiceWaiter(client, namespace, [name] if name else names, timeout, report)
+    waiter = InferenceServiceWaiter(client, namespace, [name] if name else names, timeout, report,
+                                    baselines=baselines, rules=rules)
     if name:
-        summary = waiter.wait()
+        try:
+            summary = waiter.wait()
+        except (WaitFailed, WaitTimeout) as error:
+            error.details["progress"] = progress  # what it went through, with the failure
+            raise
         report(summary["message"])
         return dict(inference_services=[summary], inference_service=summary, progress=progress,
                     waited=round(time.monotonic() - started, 3))
@@ -302,7 +412,9 @@ def _wait(client, namespace: str, name, names, timeout: int, echo) -> dict:
                                  message=outcome.msg))
         else:
             services.append(outcome)
-    report("{0} of {1} ready".format(len(services) - len(failed), len(services)))
+    stopped = sum(1 for s in services if s.get("state") == _readiness.STOPPED)
+    report("{0} of {1} ready{2}".format(len(services) - len(failed) - stopped, len(services),
+                                        ", {0} stopped".format(stopped) if stopped else ""))
     summary = dict(inference_services=services, progress=progress, waited=round(time.monotonic() - started, 3))
     if failed:
         raise WaitFailed("{0} of {1} InferenceServices in {2} are not ready: {3}".format(

@@ -6,9 +6,23 @@ the status subresources, the statuses KServe v0.20 and the Deployment controller
 creates the predictor Deployment(s) (and, for the ``crashloop`` scenario, a Pod and a Warning Event),
 so that waits on an InferenceService, its Deployment and ``kubectl rollout status`` can be tested.
 
-It reacts to changes of ``metadata.generation`` only (its own status writes never retrigger it).
-Delayed steps go to a timer queue served by one worker thread; a new generation invalidates the
+It reacts to changes of ``metadata.generation`` and of the InferenceService's labels and annotations (its own
+status writes never retrigger it): KServe copies those into the predictor's pod template (``buildObjectMeta`` in
+pkg/controller/v1beta1/inferenceservice/components/predictor.go), so a description change rolls the Deployment
+(kserve/kserve#3817). A change that leaves the pod template and replicas as they were rolls nothing (KServe's
+``checkDeploymentExist`` finds no diff, reconcilers/deployment/deployment_reconciler.go): the status is written
+again as it was. Delayed steps go to a timer queue served by one worker thread; a new change invalidates the
 pending steps of the previous one.
+
+Faithful to KServe, not to our assumptions (each cites the source it imitates):
+
+- ``status.observedGeneration`` is the predictor Deployment's ``status.observedGeneration`` (raw) or the Knative
+  Service's counter (``PropagateRawStatus`` / ``PropagateStatus`` in pkg/apis/serving/v1beta1/inference_service_status.go,
+  kserve/kserve#6081), unless ``honest_observed_generation`` (PR #6096, unreleased).
+- ``PredictorReady`` follows ``kserve_version`` (the annotation ``aml.kserve.test/kserve-version`` overrides it):
+  ``0.15``, the Deployment's Available condition as it is (v0.15.2: Ready stays True while a raw Deployment rolls,
+  kserve/kserve#4626); ``0.16`` (0.16-0.19, PR #4667): Unknown while Progressing, False on ProgressDeadlineExceeded
+  or ReplicaFailure; ``0.20`` (default, PR #5703): like 0.16 but True while Available is True during a rollout.
 
 Scenarios (annotation ``aml.kserve.test/scenario`` on the InferenceService, else label
 ``aml.kserve.test/scenario`` on its Namespace, else ``default_scenario``):
@@ -18,14 +32,25 @@ Scenarios (annotation ``aml.kserve.test/scenario`` on the InferenceService, else
 ``fail-load``          roll out, then modelStatus BlockedByFailedLoad / FailedToLoad
 ``progress-deadline``  roll out, then the Deployment's Progressing condition is ProgressDeadlineExceeded
 ``crashloop``          roll out, then a Pod in CrashLoopBackOff and a Warning BackOff Event
-``stale-ready``        like ``ready``; on later generations the old Ready status stays untouched for
+``stale-ready``        like ``ready``; on later changes (spec or metadata) the old status stays untouched for
                        ``aml.kserve.test/stale-seconds`` (default 3) before the rollout starts
+``deadline-then-ready`` roll out, ProgressDeadlineExceeded after ``ready-after``, then recovers and is Ready
+                       ``aml.kserve.test/recover-after`` seconds later (default 1.5): a long model download
+``failed-create``      the ReplicaSet cannot create pods: Deployment ReplicaFailure/FailedCreate with Pod
+                       Security's hostIPC message (the namespace's enforce level, default baseline) and a
+                       FailedCreate Warning Event on the ReplicaSet
+``unschedulable``      a Pending Pod with PodScheduled=False/Unschedulable (Insufficient of the GPU resource the
+                       container asks for) and a FailedScheduling Warning Event
+``stopped``            as the annotation ``serving.kserve.io/stop: "true"`` (any scenario): the predictor's
+                       Deployments deleted, the status cleared to PredictorReady/IngressReady False Stopped and
+                       Stopped True (components/predictor.go, controller.go, ingress_reconciler.go, 0.15+)
 
 Namespaces labelled ``aml.kserve.test/simulator=off`` are ignored.
 
 ``events`` logs what was written, as ``(time.monotonic(), namespace, name, what)`` with ``what`` one of:
 ``rollout-started`` (Deployment created/updated, InferenceService not ready), ``deployment-rolled-out``,
-``ready``, ``never-ready``, ``failed-load``, ``progress-deadline``, ``crashloop``, ``stale-hold``
+``ready``, ``never-ready``, ``failed-load``, ``progress-deadline``, ``crashloop``, ``stale-hold``,
+``not-pushed`` (a change KServe pushes to no workload), ``failed-create``, ``unschedulable``, ``stopped``
 (a new generation seen, old status kept), ``deleted`` (its Deployments and Pods removed), ``ignored``
 (namespace switched off), ``unknown-scenario``, ``error`` and ``status-pruned`` (the apiserver stored
 another status than the one written: a schema problem).
@@ -58,8 +83,17 @@ SCENARIO_ANNOTATION = "aml.kserve.test/scenario"
 SCENARIO_LABEL = "aml.kserve.test/scenario"
 DELAY_ANNOTATION = "aml.kserve.test/ready-after"
 STALE_ANNOTATION = "aml.kserve.test/stale-seconds"
+RECOVER_ANNOTATION = "aml.kserve.test/recover-after"
+VERSION_ANNOTATION = "aml.kserve.test/kserve-version"
+STOP_ANNOTATION = "serving.kserve.io/stop"  # pkg/constants StopAnnotationKey (0.15+)
+POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce"
+KSERVE_VERSIONS = ("0.15", "0.16", "0.20")
+# pkg/constants ServiceAnnotationDisallowedList: never copied into the pod template (a change of them rolls nothing)
+ANNOTATIONS_NOT_PROPAGATED = frozenset({"autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/max-scale",
+                                        "internal.serving.kserve.io/storage-initializer-sourceuri",
+                                        "kubectl.kubernetes.io/last-applied-configuration"})
+DEFAULT_RECOVER = 1.5
 SIMULATOR_LABEL = "aml.kserve.test/simulator"
-GENERATION_ANNOTATION = "aml.kserve.test/isvc-generation"
 SIMULATED_ANNOTATION = "aml.kserve.test/simulated"
 
 # What KServe's Hugging Face runtime reports when the model directory holds no model.
@@ -69,7 +103,8 @@ FAILED_LOAD_MESSAGE = (
 )
 DEFAULT_DELAY = 0.5
 DEFAULT_STALE_SECONDS = 3.0
-SCENARIOS = frozenset({"ready", "never-ready", "fail-load", "progress-deadline", "crashloop", "stale-ready"})
+SCENARIOS = frozenset({"ready", "never-ready", "fail-load", "progress-deadline", "crashloop", "stale-ready",
+                       "deadline-then-ready", "failed-create", "unschedulable", "stopped"})
 
 GROUP = "serving.kserve.io"
 ISVC_VERSION = "v1beta1"
@@ -147,6 +182,9 @@ class _Rollout:
     runtime: str | None
     cluster_runtime: str | None
     first: bool = True  # no earlier pods of this Deployment serve traffic
+    pushed: bool = True  # the pod template or replicas differ from the last rollout's: KServe updates its workload
+    version: str = "0.20"
+    stopped: bool = False
 
 
 @dataclasses.dataclass
@@ -166,6 +204,10 @@ class _Tracked:
     conditions: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     done: set[str] = dataclasses.field(default_factory=set)  # what was logged for the current epoch
     crash_pod: dict[str, Any] | None = None
+    meta_key: str = ""  # the labels and annotations last reconciled (KServe copies them into the pod template)
+    workload_key: str | None = None  # what the last pushed rollout gave the workload (template and replicas)
+    child_status: dict[str, Any] = dataclasses.field(default_factory=dict)  # the predictor Deployment's, as last written
+    phase: str = "progressing"  # the last phase written to the status
 
 
 @dataclasses.dataclass(order=True)
@@ -180,8 +222,15 @@ class _Task:
 class KServeSimulator:
     """Watches InferenceServices and writes what KServe and the Deployment controller would write."""
 
-    def __init__(self, api_client: Any, *, default_scenario: str = "ready", namespace: str | None = None) -> None:
-        """``namespace`` restricts the simulator to one namespace (default: all namespaces)."""
+    def __init__(self, api_client: Any, *, default_scenario: str = "ready", namespace: str | None = None,
+                 kserve_version: str = "0.20", honest_observed_generation: bool = False) -> None:
+        """``namespace`` restricts the simulator to one namespace (default: all namespaces); ``kserve_version`` (0.15,
+        0.16 for 0.16-0.19, 0.20) chooses how PredictorReady follows the Deployment; ``honest_observed_generation``
+        writes the InferenceService's own generation as observedGeneration (a KServe with PR #6096)."""
+        if kserve_version not in KSERVE_VERSIONS:
+            raise ValueError(f"kserve_version must be one of {KSERVE_VERSIONS}")
+        self.kserve_version = kserve_version
+        self.honest_observed_generation = honest_observed_generation
         self.api_client = api_client
         # Own clients (same configuration), with their own User-Agent: the audit log tells our requests apart.
         self._client = _client_like(api_client)
@@ -427,10 +476,13 @@ class KServeSimulator:
             self._cleanup(namespace, name, tracked.uid)
             tracked = None
         generation = int(meta.get("generation") or 1)
+        meta_key = _meta_key(meta)
         if tracked is not None:
             tracked.obj = obj
-            if generation <= tracked.generation or meta.get("deletionTimestamp"):
-                return  # a status/metadata-only change, or a stale retry
+            if meta.get("deletionTimestamp") or generation < tracked.generation:
+                return  # being deleted, or a stale retry
+            if generation == tracked.generation and meta_key == tracked.meta_key:
+                return  # a status-only change (our own writes among them)
         elif meta.get("deletionTimestamp"):
             return
         labels = self._namespace_labels(namespace)  # may raise: the event is retried unchanged
@@ -439,6 +491,7 @@ class KServeSimulator:
             if self._adopt(tracked, obj, generation):
                 return
         tracked.generation = generation
+        tracked.meta_key = meta_key
         tracked.epoch += 1
         tracked.done.clear()
         if labels.get(SIMULATOR_LABEL) == "off":
@@ -450,6 +503,8 @@ class KServeSimulator:
             _LOG.warning("kserve simulator: %s/%s: unknown scenario %r", namespace, name, scenario)
             self._log(namespace, name, "unknown-scenario", generation)
             return
+        if str(annotations.get(STOP_ANNOTATION, "")).lower() == "true":
+            scenario = "stopped"
         if scenario == "stale-ready" and tracked.ever_ready:
             stale = _float(annotations.get(STALE_ANNOTATION), DEFAULT_STALE_SECONDS)
             self._log(namespace, name, "stale-hold", generation)
@@ -460,9 +515,11 @@ class KServeSimulator:
     def _adopt(self, tracked: _Tracked, obj: dict[str, Any], generation: int) -> bool:
         """An object already reconciled (by an earlier simulator): take over its state, do nothing."""
         status = obj.get("status") or {}
-        if status.get("observedGeneration") != generation:
+        # observedGeneration is a child's counter (as KServe writes it): any status KServe wrote means reconciled
+        if not status.get("conditions") or not status.get("deploymentMode"):
             return False
         tracked.generation = generation
+        tracked.meta_key = _meta_key(obj.get("metadata") or {})
         conditions = {c.get("type"): c for c in status.get("conditions") or [] if isinstance(c, dict)}
         tracked.conditions = dict(conditions)
         tracked.ever_ready = (conditions.get("Ready") or {}).get("status") == "True"
@@ -497,9 +554,19 @@ class KServeSimulator:
             tracked.rollout_epoch = epoch
         rollout = tracked.rollout
         assert rollout is not None
+        if rollout.stopped:
+            self._stop(key, tracked, rollout)
+            return
+        if not rollout.pushed:
+            # KServe's checkDeploymentExist finds no diff: nothing is updated, the status is written as it was
+            # (observedGeneration stays the Deployment's: below the new generation when the spec moved).
+            if self._write_isvc_status(key, tracked, rollout, tracked.phase):
+                self._log(namespace, name, "not-pushed", rollout.generation)
+            return
+        tracked.workload_key = self._workload_key(rollout)
         self._delete_simulated_pods(namespace, name)
         deployment = self._apply_deployment(tracked, rollout)
-        self._write_deployment_status(deployment, rollout, "progressing")
+        tracked.child_status = self._write_deployment_status(deployment, rollout, "progressing")
         if not self._write_isvc_status(key, tracked, rollout, "progressing"):
             return  # a newer generation is on its way
         self._log(namespace, name, "rollout-started", rollout.generation)
@@ -508,7 +575,10 @@ class KServeSimulator:
             "stale-ready": self._finish_ready,
             "fail-load": self._fail_load,
             "progress-deadline": self._progress_deadline,
+            "deadline-then-ready": self._progress_deadline,
             "crashloop": self._crashloop,
+            "failed-create": self._failed_create,
+            "unschedulable": self._unschedulable,
         }.get(rollout.scenario)
         if follow_up is None:  # never-ready
             self._log(namespace, name, "never-ready", rollout.generation)
@@ -522,7 +592,7 @@ class KServeSimulator:
         rollout = tracked.rollout
         namespace, name = key
         deployment = self._read_deployment(namespace, rollout.deployment)
-        self._write_deployment_status(deployment, rollout, "complete")
+        tracked.child_status = self._write_deployment_status(deployment, rollout, "complete")
         if rollout.mode == SERVERLESS:
             self._scale_down_old_revisions(namespace, name, rollout)
         self._log_once(tracked, namespace, name, "deployment-rolled-out", rollout.generation)
@@ -543,9 +613,57 @@ class KServeSimulator:
             return
         rollout = tracked.rollout
         deployment = self._read_deployment(key[0], rollout.deployment)
-        self._write_deployment_status(deployment, rollout, "deadline")
+        tracked.child_status = self._write_deployment_status(deployment, rollout, "deadline")
         if self._write_isvc_status(key, tracked, rollout, "deadline"):
             self._log(key[0], key[1], "progress-deadline", rollout.generation)
+            if rollout.scenario == "deadline-then-ready":
+                # the download ends after the deadline: the Deployment controller marks it progressed again
+                recover = _float(tracked.obj["metadata"].get("annotations", {}).get(RECOVER_ANNOTATION), DEFAULT_RECOVER)
+                self._schedule(recover, self._finish_ready, key, epoch)
+
+    def _failed_create(self, key: Key, epoch: int) -> None:
+        """The ReplicaSet controller could not create the pods: its Warning Event on the ReplicaSet (replica_set.go
+        manageReplicas) and the Deployment's ReplicaFailure condition; nothing heals it."""
+        tracked = self._current(key, epoch)
+        if tracked is None or tracked.rollout is None:
+            return
+        rollout = tracked.rollout
+        namespace, name = key
+        if "event-created" not in tracked.done:  # this step may be retried
+            self._create_event(namespace, {"kind": "ReplicaSet", "apiVersion": "apps/v1", "name": rollout.rs_name},
+                               "FailedCreate", "Error creating: " + self._failed_create_message(namespace, rollout),
+                               "replicaset-controller")
+            tracked.done.add("event-created")
+        deployment = self._read_deployment(namespace, rollout.deployment)
+        tracked.child_status = self._write_deployment_status(deployment, rollout, "failed-create")
+        if self._write_isvc_status(key, tracked, rollout, "failed-create"):
+            self._log(namespace, name, "failed-create", rollout.generation)
+
+    def _unschedulable(self, key: Key, epoch: int) -> None:
+        """A Pending Pod the scheduler cannot place, with its FailedScheduling Warning Event."""
+        tracked = self._current(key, epoch)
+        if tracked is None or tracked.rollout is None:
+            return
+        rollout = tracked.rollout
+        if "pod-created" not in tracked.done:
+            self._create_pending_pod(key[0], key[1], rollout)
+            tracked.done.add("pod-created")
+        self._log(key[0], key[1], "unschedulable", rollout.generation)
+
+    def _stop(self, key: Key, tracked: _Tracked, rollout: _Rollout) -> None:
+        """serving.kserve.io/stop: the workloads deleted (CheckResultDelete), the status cleared but for the mode,
+        PredictorReady and IngressReady False/Stopped, Stopped True."""
+        namespace, name = key
+        self._cleanup(namespace, name, tracked.uid)
+        tracked.child_status = {}
+        if self._write_isvc_status(key, tracked, rollout, "stopped"):
+            self._log(namespace, name, "stopped", rollout.generation)
+
+    def _failed_create_message(self, namespace: str, rollout: _Rollout) -> str:
+        """What Pod Security admission answers the ReplicaSet controller for a hostIPC pod in a baseline namespace."""
+        level = self._namespace_labels(namespace).get(POD_SECURITY_LABEL) or "baseline"
+        return (f'pods "{rollout.rs_name}-{_safe_encode(rollout.rs_name.encode(), 5)}" is forbidden: violates PodSecurity "{level}:latest": '
+                "host namespaces (hostIPC=true)")
 
     def _crashloop(self, key: Key, epoch: int) -> None:
         tracked = self._current(key, epoch)
@@ -573,16 +691,27 @@ class KServeSimulator:
         replicas = 1 if not isinstance(replicas, int) or replicas < 0 else replicas
         runtime, cluster_runtime, runtime_container = self._resolve_runtime(namespace, model)
         container = _container(meta, model, runtime_container)
-        labels = {
+        # buildObjectMeta: the runtime's, then the InferenceService's labels and annotations, then KServe's own
+        labels = dict(meta.get("labels") or {})
+        labels.update({
             ISVC_LABEL: name,
             COMPONENT_LABEL: "predictor",
             "app": f"isvc.{name}-predictor",
-        }
+        })
+        pod_annotations = {k: v for k, v in (annotations or {}).items()
+                           if k != DEPLOYMENT_MODE_ANNOTATION and k not in ANNOTATIONS_NOT_PROPAGATED}
+        pod_annotations[DEPLOYMENT_MODE_ANNOTATION] = mode
+        if model.get("storageUri"):
+            pod_annotations[STORAGE_URI_ANNOTATION] = model["storageUri"]
+        workload = json.dumps([container, labels, pod_annotations, predictor.get("serviceAccountName"), replicas],
+                              sort_keys=True)
+        pushed = workload != tracked.workload_key
         if mode == RAW:
             revision = None
             deployment = f"{name}-predictor"
         else:
-            tracked.revision += 1
+            if pushed:  # Knative makes a revision of each new template; none when nothing changed
+                tracked.revision += 1
             revision = f"{name}-predictor-{tracked.revision:05d}"
             deployment = f"{revision}-deployment"
             labels.update({
@@ -590,9 +719,6 @@ class KServeSimulator:
                 "serving.knative.dev/configuration": f"{name}-predictor",
                 "serving.knative.dev/service": f"{name}-predictor",
             })
-        pod_annotations = {DEPLOYMENT_MODE_ANNOTATION: mode, GENERATION_ANNOTATION: str(meta.get("generation") or 1)}
-        if model.get("storageUri"):
-            pod_annotations[STORAGE_URI_ANNOTATION] = model["storageUri"]
         template: dict[str, Any] = {
             "metadata": {"labels": labels, "annotations": pod_annotations},
             "spec": {"containers": [container]},
@@ -616,7 +742,22 @@ class KServeSimulator:
             runtime=runtime,
             cluster_runtime=cluster_runtime,
             first=first,
+            pushed=pushed,
+            version=self._version(annotations),
+            stopped=scenario == "stopped",
         )
+
+    def _version(self, annotations: dict[str, Any]) -> str:
+        wanted = str(annotations.get(VERSION_ANNOTATION) or self.kserve_version)
+        return wanted if wanted in KSERVE_VERSIONS else self.kserve_version
+
+    @staticmethod
+    def _workload_key(rollout: _Rollout) -> str:
+        template = rollout.template
+        labels = {k: v for k, v in template["metadata"]["labels"].items()
+                  if k not in (REVISION_LABEL, "serving.knative.dev/configuration", "serving.knative.dev/service")}
+        return json.dumps([template["spec"]["containers"][0], labels, template["metadata"]["annotations"],
+                           template["spec"].get("serviceAccountName"), rollout.replicas], sort_keys=True)
 
     def _resolve_runtime(self, namespace: str, model: dict[str, Any]) -> tuple[str | None, str | None, dict[str, Any]]:
         """(ServingRuntime name, ClusterServingRuntime name, its kserve-container) for the model."""
@@ -705,8 +846,9 @@ class KServeSimulator:
         return _body(self._apps.read_namespaced_deployment(
             name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
 
-    def _write_deployment_status(self, deployment: dict[str, Any], rollout: _Rollout, phase: str) -> None:
-        """Write what the Deployment controller writes: ``progressing``, ``complete`` or ``deadline``."""
+    def _write_deployment_status(self, deployment: dict[str, Any], rollout: _Rollout, phase: str) -> dict[str, Any]:
+        """Write what the Deployment controller writes: ``progressing``, ``complete``, ``deadline`` or
+        ``failed-create`` (no pod of the new ReplicaSet could be created); return the status written."""
         replicas = int((deployment.get("spec") or {}).get("replicas") or 0)
         old = {c.get("type"): c for c in (deployment.get("status") or {}).get("conditions") or []}
         rs_name = rollout.rs_name if deployment["metadata"]["name"] == rollout.deployment else (
@@ -714,6 +856,10 @@ class KServeSimulator:
         if phase == "complete":
             counts = {"replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas,
                       "availableReplicas": replicas}
+        elif phase == "failed-create":  # the new ReplicaSet has no pod; old ones (an update) still serve
+            old_pods = 0 if rollout.first else replicas
+            counts = {"replicas": old_pods, "updatedReplicas": 0, "readyReplicas": old_pods,
+                      "availableReplicas": old_pods, "unavailableReplicas": replicas - old_pods}
         elif rollout.first or replicas == 0:
             counts = {"replicas": replicas, "updatedReplicas": replicas, "readyReplicas": 0,
                       "availableReplicas": 0, "unavailableReplicas": replicas}
@@ -736,12 +882,17 @@ class KServeSimulator:
         else:
             conditions.append(_deployment_condition(
                 old, "Progressing", True, "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.'))
+        if phase == "failed-create":
+            conditions.append(_deployment_condition(
+                old, "ReplicaFailure", True, "FailedCreate",
+                self._failed_create_message(deployment["metadata"]["namespace"], rollout)))
         status: dict[str, Any] = {"observedGeneration": deployment["metadata"]["generation"], "conditions": conditions}
         status.update({k: v for k, v in counts.items() if v})
         patch = [{"op": "add", "path": "/status", "value": status}]
         _body(self._apps.patch_namespaced_deployment_status(
             deployment["metadata"]["name"], deployment["metadata"]["namespace"], patch,
             _content_type=JSON_PATCH, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        return status
 
     def _scale_down_old_revisions(self, namespace: str, name: str, rollout: _Rollout) -> None:
         """Knative keeps the old revisions' Deployments, scaled to zero once traffic moved."""
@@ -837,6 +988,51 @@ class KServeSimulator:
             _content_type=JSON_PATCH, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
         return pod
 
+    def _create_event(self, namespace: str, involved: dict[str, Any], reason: str, message: str, component: str) -> None:
+        now = _now()
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{involved['name']}.{secrets.token_hex(8)}", "namespace": namespace},
+            "involvedObject": dict(involved, namespace=namespace),
+            "reason": reason,
+            "message": message,
+            "type": "Warning",
+            "source": {"component": component},
+            "count": 1,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+        }
+        _body(self._core.create_namespaced_event(
+            namespace, event, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+
+    def _create_pending_pod(self, namespace: str, name: str, rollout: _Rollout) -> dict[str, Any]:
+        """A Pod that no node can take: the scheduler's PodScheduled=False/Unschedulable and FailedScheduling event
+        (kube-scheduler's message for an extended resource no node offers)."""
+        template_hash = rollout.rs_name.rsplit("-", 1)[-1]
+        pod_name = f"{rollout.rs_name}-{_random_suffix()}"
+        labels = dict(rollout.template["metadata"]["labels"], **{ISVC_LABEL: name, "pod-template-hash": template_hash})
+        container = rollout.template["spec"]["containers"][0]
+        wanted = ((container.get("resources") or {}).get("limits") or {})
+        resource = next((r for r in ("nvidia.com/gpualloc", "nvidia.com/gpu") if r in wanted), "cpu")
+        message = f"0/3 nodes are available: 3 Insufficient {resource}."
+        body = {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": pod_name, "namespace": namespace, "labels": labels,
+                         "annotations": dict(rollout.template["metadata"]["annotations"], **{SIMULATED_ANNOTATION: "true"})},
+            "spec": {"containers": [container], "restartPolicy": "Always"},
+        }
+        pod = _body(self._core.create_namespaced_pod(
+            namespace, body, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        self._create_event(namespace, {"kind": "Pod", "apiVersion": "v1", "name": pod_name, "uid": pod["metadata"]["uid"]},
+                           "FailedScheduling", message, "default-scheduler")
+        status = {"phase": "Pending", "qosClass": "Burstable", "conditions": [
+            {"type": "PodScheduled", "status": "False", "lastTransitionTime": _now(), "reason": "Unschedulable",
+             "message": message}]}
+        return _body(self._core.patch_namespaced_pod_status(
+            pod_name, namespace, [{"op": "add", "path": "/status", "value": status}],
+            _content_type=JSON_PATCH, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+
     def _delete_simulated_pods(self, namespace: str, name: str) -> None:
         found = _body(self._core.list_namespaced_pod(
             namespace, label_selector=f"{ISVC_LABEL}={name}", _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
@@ -896,6 +1092,7 @@ class KServeSimulator:
             _LOG.warning("kserve simulator: %s/%s: the apiserver stored another status than written:\n%s\n%s",
                          namespace, name, json.dumps(status, sort_keys=True), json.dumps(stored.get("status"), sort_keys=True))
             self._log(namespace, name, "status-pruned", rollout.generation)
+        tracked.phase = phase
         if phase == "ready":
             tracked.active_model_state = "Loaded"
             if rollout.revision:
@@ -909,16 +1106,22 @@ class KServeSimulator:
                      pod: dict[str, Any] | None) -> dict[str, Any]:
         namespace, name = key
         serverless = rollout.mode == SERVERLESS
+        if phase == "stopped":
+            return self._stopped_status(tracked, rollout)
         ready = phase == "ready"
         url = f"http://{name}-{namespace}.{DOMAIN}"
         predictor_url = f"http://{name}-predictor-{namespace}.{DOMAIN}"
         address = {"url": f"http://{name}-predictor.{namespace}.svc.cluster.local"}
         serving = ready or tracked.ever_ready  # an earlier revision/ReplicaSet still serves
-        rs = rollout.rs_name
         config = f"{name}-predictor"
 
         # PredictorReady, as KServe derives it from the Deployment (raw) or the Knative Service.
-        if ready:
+        if not serverless:
+            predictor = _propagate_raw_status(rollout.version, tracked.child_status)
+            # PropagateModelStatus: Ready (the old pods during an update, 0.15 and 0.20) reads as Loaded, unless a
+            # container of the new pods already failed
+            ready = predictor[0] == "True" and phase not in ("failed-load", "crashloop")
+        elif ready:
             predictor = ("True", "", "")
         elif serverless:
             if phase in ("failed-load", "crashloop"):
@@ -930,13 +1133,6 @@ class KServeSimulator:
             else:
                 predictor = ("False", "RevisionMissing",
                              f'Configuration "{config}" is waiting for a Revision to become ready.')
-        elif rollout.first and rollout.replicas > 0:
-            # Available False wins over Progressing in KServe's PropagateRawStatus.
-            predictor = ("False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.")
-        elif phase == "deadline":
-            predictor = ("False", "ProgressDeadlineExceeded", f'ReplicaSet "{rs}" has timed out progressing.')
-        else:
-            predictor = ("False", "ReplicaSetUpdated", f'ReplicaSet "{rs}" is progressing.')
         if serverless and not serving:
             ingress = ("False", "PredictorIngressNotCreated", "Ingress has not been created yet")
         else:
@@ -964,7 +1160,7 @@ class KServeSimulator:
         conditions.sort(key=lambda c: c["type"])
 
         status: dict[str, Any] = {
-            "observedGeneration": rollout.generation,
+            "observedGeneration": self._observed_generation(tracked, rollout),
             "conditions": conditions,
             "deploymentMode": rollout.mode,
         }
@@ -1033,6 +1229,24 @@ class KServeSimulator:
             }
         status["modelStatus"] = model_status
         return status
+
+    def _observed_generation(self, tracked: _Tracked, rollout: _Rollout) -> int:
+        """What KServe writes: the Deployment's counter (PropagateRawStatus: deploymentList[0].Status.ObservedGeneration)
+        or the Knative Service's (PropagateStatus: serviceStatus.ObservedGeneration, one per template KServe wrote),
+        kserve/kserve#6081; the InferenceService's own only with PR #6096."""
+        if self.honest_observed_generation:
+            return rollout.generation
+        if rollout.mode == SERVERLESS:
+            return max(tracked.revision, 1)
+        return int(tracked.child_status.get("observedGeneration") or 1)
+
+    def _stopped_status(self, tracked: _Tracked, rollout: _Rollout) -> dict[str, Any]:
+        """components/predictor.go: ``isvc.Status = InferenceServiceStatus{}`` but for the deployment mode,
+        PredictorReady False/Stopped; ingress_reconciler.go IngressReady False/Stopped; controller.go Stopped True."""
+        wanted = [("IngressReady", ("False", "Stopped", ""), ""), ("PredictorReady", ("False", "Stopped", ""), ""),
+                  ("Ready", ("False", "Stopped", ""), ""), ("Stopped", ("True", "", ""), "Info")]
+        conditions = [self._condition(tracked, ctype, state, severity) for ctype, state, severity in wanted]
+        return {"conditions": conditions, "deploymentMode": rollout.mode}
 
     @staticmethod
     def _condition(tracked: _Tracked, ctype: str, state: tuple[str, str, str], severity: str) -> dict[str, Any]:
@@ -1212,6 +1426,36 @@ def _container(meta: dict[str, Any], model: dict[str, Any], runtime: dict[str, A
         container["resources"] = {kind: {res: str(qty) for res, qty in (values or {}).items()}
                                   for kind, values in container["resources"].items() if isinstance(values, dict)}
     return container
+
+
+def _meta_key(meta: dict[str, Any]) -> str:
+    """The labels and annotations KServe copies into the pod template (a change of them is reconciled)."""
+    return json.dumps([meta.get("labels") or {}, meta.get("annotations") or {}], sort_keys=True)
+
+
+def _propagate_raw_status(version: str, deployment_status: dict[str, Any]) -> tuple[str, str, str]:
+    """PredictorReady from the predictor Deployment's conditions, as PropagateRawStatus
+    (pkg/apis/serving/v1beta1/inference_service_status.go) writes it in each KServe release."""
+    found = {c.get("type"): (c.get("status", ""), c.get("reason", ""), c.get("message", ""))
+             for c in deployment_status.get("conditions") or []}
+    available, progressing, failure = found.get("Available"), found.get("Progressing"), found.get("ReplicaFailure")
+    if version == "0.15":  # v0.15.2: the Available condition, as it is
+        return available or ("Unknown", "", "")
+    result = available if available and available[0] == "True" else ("False", "", "")
+    if progressing and progressing[0] == "False":
+        if progressing[2]:  # "If there is a message, we assume there was a problem": ProgressDeadlineExceeded
+            result = ("False", progressing[1], progressing[2])
+    elif progressing and progressing[0] == "True":
+        if progressing[1] == "NewReplicaSetAvailable":
+            result = progressing
+        elif version == "0.16" or not (available and available[0] == "True"):
+            # v0.16.0-v0.19 (PR #4667): Unknown while progressing; v0.20 (PR #5703) only without availability
+            result = ("Unknown", progressing[1], progressing[2])
+    if available and available[0] == "False":  # "a critical signal": Available False wins
+        result = available
+    if failure and failure[0] == "True":  # ReplicaFailure (FailedCreate) wins over everything
+        result = ("False", failure[1], failure[2])
+    return result
 
 
 def _deployment_condition(old: dict[str, dict[str, Any]], ctype: str, value: bool, reason: str,

@@ -10,6 +10,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -484,3 +485,21 @@ def test_one_batch_over_two_clusters_and_an_unreachable_one(kube, fleet, second_
     assert sorted(s for s, r in results.items() if r["result"] == "ok") == ["two-a-0", "two-a-1", "two-b-0", "two-b-1"]
     assert [n for n in isvc_names_in(kube, home_a) if n.startswith("two-")] == ["two-a-0", "two-a-1"]
     assert isvc_names_in(cluster_b, home_b) == ["two-b-0", "two-b-1"]
+def test_batch_waits_by_the_roles_rules_after_a_description_change(kube, fleet, tmp_path, simulator):
+    """A description-only change across the batch: KServe holds the old Ready status for 6 s (stale-ready), while
+    observedGeneration (the Deployment's counter) already passed the generation; the batch's wait, with each
+    service's baseline from its read before the apply, holds until each one's new pods rolled out."""
+    stale = {READY_AFTER: "0.2", SCENARIO: "stale-ready", "aml.kserve.test/stale-seconds": "6"}
+    names = [f"drift-{i}-0" for i in range(3)]
+    extra = {name: {"isvc_annotations": stale, "isvc_description": "v1"} for name in names}
+    run, report, _junit = run_batch(kube, inventory(tmp_path, fleet, services_per_ns=1, extra=extra, prefix="drift"), tmp_path)
+    assert run.rc == 0, run.output[-5000:]
+    extra = {name: {"isvc_annotations": stale, "isvc_description": "v2"} for name in names}
+    started = time.monotonic()
+    run, report, _junit = run_batch(kube, inventory(tmp_path, fleet, services_per_ns=1, extra=extra, prefix="drift"), tmp_path)
+    assert run.rc == 0, run.output[-5000:]
+    ended = time.monotonic()
+    assert {s["result"] for s in report["services"]} == {"ok"} and len(report["services"]) == 3
+    for i, name in enumerate(names):
+        rolled_out = simulator.wait_for(fleet["namespaces"][i], name, "deployment-rolled-out", since=started, timeout=1)
+        assert rolled_out - started >= 6 and ended > rolled_out

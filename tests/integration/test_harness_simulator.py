@@ -14,6 +14,8 @@ from kubernetes.client.rest import ApiException
 
 from tests.harness.kserve_simulator import (
     DELAY_ANNOTATION,
+    RECOVER_ANNOTATION,
+    VERSION_ANNOTATION,
     SCENARIO_ANNOTATION,
     SCENARIO_LABEL,
     SIMULATOR_LABEL,
@@ -286,19 +288,32 @@ def test_serverless_min_replicas_zero(simulator: KServeSimulator, namespace: str
 # -- updates ---------------------------------------------------------------------------------
 
 
-def test_raw_update_rolls_the_deployment(kube: Any, simulator: KServeSimulator, namespace: str, api: Api) -> None:
-    api.create(make_isvc(namespace, "upd", ready_after="1.0"))
+@pytest.mark.parametrize("version, rolling_predictor", [
+    # v0.15.2 PropagateRawStatus: the Available condition as it is, True while the old pods serve (kserve/kserve#4626)
+    ("0.15", ("True", "MinimumReplicasAvailable")),
+    # v0.16.0-v0.19 (PR #4667): Progressing True with ReplicaSetUpdated makes it Unknown
+    ("0.16", ("Unknown", "ReplicaSetUpdated")),
+    # v0.20.0 (PR #5703): Unknown only while Available has not confirmed readiness: True again
+    ("0.20", ("True", "MinimumReplicasAvailable")),
+])
+def test_raw_update_rolls_the_deployment(kube: Any, simulator: KServeSimulator, namespace: str, api: Api, version: str,
+                                         rolling_predictor: tuple[str, str]) -> None:
+    api.create(make_isvc(namespace, "upd", ready_after="1.0", annotations={VERSION_ANNOTATION: version}))
     simulator.wait_for(namespace, "upd", "ready")
     before = api.deployment(namespace, "upd-predictor")
     first_ready = condition(api.get(namespace, "upd"), "Ready")
+    assert api.get(namespace, "upd")["status"]["observedGeneration"] == 1
 
     api.bump(namespace, "upd")
     simulator.wait_for(namespace, "upd", "rollout-started", generation=2)
     rolling = api.get(namespace, "upd")
-    assert rolling["status"]["observedGeneration"] == 2
-    assert condition(rolling, "Ready")["status"] == "False"
-    assert condition(rolling, "PredictorReady")["reason"] == "ReplicaSetUpdated"
-    assert rolling["status"]["modelStatus"]["transitionStatus"] == "InProgress"
+    # the Deployment's counter (PropagateRawStatus), here 2 because the Deployment was updated once too
+    assert rolling["status"]["observedGeneration"] == api.deployment(namespace, "upd-predictor")["status"]["observedGeneration"]
+    predictor = condition(rolling, "PredictorReady")
+    assert (predictor["status"], predictor["reason"]) == rolling_predictor
+    assert condition(rolling, "Ready")["status"] == rolling_predictor[0]
+    # PropagateModelStatus: a Ready raw service reads as Loaded/UpToDate, else InProgress
+    assert rolling["status"]["modelStatus"]["transitionStatus"] == ("UpToDate" if rolling_predictor[0] == "True" else "InProgress")
     assert rolling["status"]["modelStatus"]["states"]["activeModelState"] == "Loaded"
     dep = api.deployment(namespace, "upd-predictor")
     assert dep["metadata"]["generation"] == before["metadata"]["generation"] + 1
@@ -312,6 +327,8 @@ def test_raw_update_rolls_the_deployment(kube: Any, simulator: KServeSimulator, 
     assert done["status"]["observedGeneration"] == 2
     ready = condition(done, "Ready")
     assert ready["status"] == "True" and ready["lastTransitionTime"] >= first_ready["lastTransitionTime"]
+    assert condition(done, "PredictorReady")["reason"] == ("MinimumReplicasAvailable" if version == "0.15"
+                                                           else "NewReplicaSetAvailable")
     dep = api.deployment(namespace, "upd-predictor")
     annotations = dep["spec"]["template"]["metadata"]["annotations"]
     assert annotations["serving.kserve.io/storage-initializer-sourceuri"] == "hf://distilbert/distilbert-base-cased"
@@ -370,11 +387,19 @@ def test_update_reruns_the_scenario(simulator: KServeSimulator, namespace: str, 
     assert status["observedGeneration"] == 2
     assert status["modelStatus"]["transitionStatus"] == "UpToDate"
     assert "lastFailureInfo" not in status["modelStatus"]
-    # Annotation-only changes do not bump the generation: nothing is re-run.
+    # An annotation-only change does not bump the generation, but KServe copies annotations into the pod template
+    # (buildObjectMeta, kserve/kserve#3817): the Deployment rolls, and its counter passes the generation.
+    deployment_generation = api.deployment(namespace, "fix-predictor")["metadata"]["generation"]
     api.patch(namespace, "fix", {"metadata": {"annotations": {SCENARIO_ANNOTATION: "never-ready"}}})
-    time.sleep(0.5)
-    assert [w for _time, w, g in simulator.events_for(namespace, "fix") if g == 2].count("rollout-started") == 1
-    assert condition(api.get(namespace, "fix"), "Ready")["status"] == "True"
+    simulator.wait_for(namespace, "fix", "never-ready", generation=2)
+    assert [w for _time, w, g in simulator.events_for(namespace, "fix") if g == 2].count("rollout-started") == 2
+    dep = api.deployment(namespace, "fix-predictor")
+    assert dep["metadata"]["generation"] == deployment_generation + 1
+    assert dep["spec"]["template"]["metadata"]["annotations"][SCENARIO_ANNOTATION] == "never-ready"
+    drifted = api.get(namespace, "fix")
+    assert drifted["metadata"]["generation"] == 2 and drifted["status"]["observedGeneration"] == 3
+    # KServe 0.20 keeps Ready True while the old pods serve: the stale Ready the wait must not accept
+    assert condition(drifted, "Ready")["status"] == "True"
 
 
 # -- failures --------------------------------------------------------------------------------
@@ -490,12 +515,111 @@ def test_stale_ready(simulator: KServeSimulator, namespace: str, api: Api) -> No
     started = simulator.wait_for(namespace, "stale", "rollout-started", generation=2)
     assert started - updated_at >= 1.5
     rolling = api.get(namespace, "stale")
-    assert rolling["status"]["observedGeneration"] == 2
-    assert condition(rolling, "Ready")["status"] == "False"
+    assert rolling["status"]["observedGeneration"] == 2  # the Deployment's counter, updated once
+    assert api.deployment(namespace, "stale-predictor")["metadata"]["generation"] == deployment_generation + 1
+    assert condition(rolling, "Ready")["status"] == "True"  # KServe 0.20: the old pods still serve
     ready_at = simulator.wait_for(namespace, "stale", "ready", generation=2)
     assert ready_at - started >= 0.3
     done = api.get(namespace, "stale")
     assert done["status"]["observedGeneration"] == 2 and condition(done, "Ready")["status"] == "True"
+
+
+# -- faithful to KServe: what the wait must cope with ----------------------------------------------
+
+
+def test_spec_change_kserve_does_not_push_leaves_observed_generation_behind(simulator: KServeSimulator, namespace: str,
+                                                                            api: Api) -> None:
+    """maxReplicas goes to the HPA, not the Deployment (checkDeploymentExist finds no diff): nothing rolls, and
+    observedGeneration (the Deployment's counter, PropagateRawStatus) stays below the new generation for good."""
+    api.create(make_isvc(namespace, "hpa"))
+    simulator.wait_for(namespace, "hpa", "ready")
+    before = api.deployment(namespace, "hpa-predictor")
+    assert api.patch(namespace, "hpa", {"spec": {"predictor": {"maxReplicas": 3}}})["metadata"]["generation"] == 2
+    simulator.wait_for(namespace, "hpa", "not-pushed", generation=2)
+    after = api.get(namespace, "hpa")
+    assert (after["metadata"]["generation"], after["status"]["observedGeneration"]) == (2, 1)
+    assert condition(after, "Ready")["status"] == "True"
+    assert api.deployment(namespace, "hpa-predictor")["metadata"]["generation"] == before["metadata"]["generation"]
+    assert "rollout-started" not in [w for _t, w, g in simulator.events_for(namespace, "hpa") if g == 2]
+
+
+def test_observed_generation_knob(kube: Any) -> None:
+    """Without PR #6096 the child's counter; with it (honest_observed_generation) the InferenceService's own."""
+    from tests.harness.kserve_simulator import _Rollout, _Tracked  # pylint: disable=import-outside-toplevel
+
+    rollout = _Rollout(generation=5, scenario="ready", mode="Standard", deployment="x-predictor", revision=None,
+                       replicas=1, delay=0, template={}, rs_name="x", runtime=None, cluster_runtime=None)
+    tracked = _Tracked(uid="u", obj={}, child_status={"observedGeneration": 9})
+    assert KServeSimulator(kube.api_client())._observed_generation(tracked, rollout) == 9
+    honest = KServeSimulator(kube.api_client(), honest_observed_generation=True)
+    assert honest._observed_generation(tracked, rollout) == 5
+    with pytest.raises(ValueError):
+        KServeSimulator(kube.api_client(), kserve_version="0.13")
+
+
+def test_deadline_then_ready(simulator: KServeSimulator, namespace: str, api: Api) -> None:
+    """A download longer than KServe's default 600 s progress deadline: ProgressDeadlineExceeded, then the
+    Deployment recovers by itself and the service becomes Ready."""
+    api.create(make_isvc(namespace, "slow", scenario="deadline-then-ready", annotations={RECOVER_ANNOTATION: "1.0"}))
+    passed = simulator.wait_for(namespace, "slow", "progress-deadline")
+    dep = api.deployment(namespace, "slow-predictor")
+    progressing = {c["type"]: c for c in dep["status"]["conditions"]}["Progressing"]
+    assert (progressing["status"], progressing["reason"]) == ("False", "ProgressDeadlineExceeded")
+    # first rollout: Available False wins over Progressing in PropagateRawStatus
+    assert condition(api.get(namespace, "slow"), "PredictorReady")["reason"] == "MinimumReplicasUnavailable"
+    ready = simulator.wait_for(namespace, "slow", "ready")
+    assert ready - passed >= 1.0
+    dep = api.deployment(namespace, "slow-predictor")
+    assert {c["type"]: c["reason"] for c in dep["status"]["conditions"]}["Progressing"] == "NewReplicaSetAvailable"
+    assert condition(api.get(namespace, "slow"), "Ready")["status"] == "True"
+
+
+def test_failed_create_by_pod_security(simulator: KServeSimulator, namespace: str, api: Api) -> None:
+    """hostIPC in a baseline namespace: the ReplicaSet controller's FailedCreate, on the Deployment as ReplicaFailure
+    and as a Warning Event on the ReplicaSet; KServe 0.16+ turns ReplicaFailure into PredictorReady False."""
+    api.core.patch_namespace(namespace, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "baseline"}}})
+    api.create(make_isvc(namespace, "ipc", scenario="failed-create"))
+    simulator.wait_for(namespace, "ipc", "failed-create")
+    dep = api.deployment(namespace, "ipc-predictor")
+    failure = {c["type"]: c for c in dep["status"]["conditions"]}["ReplicaFailure"]
+    assert (failure["status"], failure["reason"]) == ("True", "FailedCreate")
+    assert 'violates PodSecurity "baseline:latest": host namespaces (hostIPC=true)' in failure["message"]
+    assert dep["status"].get("replicas", 0) == 0
+    predictor = condition(api.get(namespace, "ipc"), "PredictorReady")
+    assert (predictor["status"], predictor["reason"], predictor["message"]) == ("False", "FailedCreate", failure["message"])
+    events = [e for e in api.core.list_namespaced_event(namespace).items if e.reason == "FailedCreate"]
+    assert len(events) == 1 and events[0].type == "Warning" and events[0].involved_object.kind == "ReplicaSet"
+    assert events[0].involved_object.name.startswith("ipc-predictor-")
+    assert events[0].message == "Error creating: " + failure["message"]
+
+
+def test_unschedulable_pod_with_its_event(simulator: KServeSimulator, namespace: str, api: Api) -> None:
+    isvc = make_isvc(namespace, "gpu", scenario="unschedulable")
+    isvc["spec"]["predictor"]["model"]["resources"] = {"limits": {"nvidia.com/gpualloc": "1"}}
+    api.create(isvc)
+    simulator.wait_for(namespace, "gpu", "unschedulable")
+    [pod] = api.core.list_namespaced_pod(namespace, label_selector="serving.kserve.io/inferenceservice=gpu").items
+    assert pod.status.phase == "Pending"
+    [scheduled] = pod.status.conditions
+    assert (scheduled.type, scheduled.status, scheduled.reason) == ("PodScheduled", "False", "Unschedulable")
+    assert scheduled.message == "0/3 nodes are available: 3 Insufficient nvidia.com/gpualloc."
+    events = [e for e in api.core.list_namespaced_event(namespace).items if e.reason == "FailedScheduling"]
+    assert [(e.involved_object.name, e.message) for e in events] == [(pod.metadata.name, scheduled.message)]
+    assert condition(api.get(namespace, "gpu"), "Ready")["status"] == "False"
+
+
+def test_stop_annotation_deletes_the_workload_and_sets_stopped(simulator: KServeSimulator, namespace: str,
+                                                               api: Api) -> None:
+    api.create(make_isvc(namespace, "halt"))
+    simulator.wait_for(namespace, "halt", "ready")
+    api.patch(namespace, "halt", {"metadata": {"annotations": {"serving.kserve.io/stop": "true"}}})
+    simulator.wait_for(namespace, "halt", "stopped")
+    status = api.get(namespace, "halt")["status"]
+    assert [(c["type"], c["status"], c.get("reason")) for c in status["conditions"]] == [
+        ("IngressReady", "False", "Stopped"), ("PredictorReady", "False", "Stopped"), ("Ready", "False", "Stopped"),
+        ("Stopped", "True", None)]
+    assert status["deploymentMode"] == "Standard" and "observedGeneration" not in status
+    assert api.apps.list_namespaced_deployment(namespace).items == []
 
 
 # -- namespaces, deletion, lifecycle ---------------------------------------------------------

@@ -57,7 +57,7 @@ def test_wait_returns_summary_when_ready_and_rolled_out(kube, kube_env, simulato
     "scenario, reason_text",
     [
         ("fail-load", "the model failed to load"),
-        ("progress-deadline", "exceeded its progress deadline"),
+        ("failed-create", "cannot create its pods (FailedCreate)"),
         ("crashloop", "container kserve-container: CrashLoopBackOff"),
     ],
 )

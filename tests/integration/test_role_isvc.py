@@ -239,6 +239,48 @@ def test_stale_ready_is_not_accepted(stage: Stage, simulator):
     assert isvc["status"]["observedGeneration"] == isvc["metadata"]["generation"] == 2
 
 
+def test_description_only_redeploy_waits_for_the_rollout_and_a_rerun_returns_at_once(stage: Stage, simulator):
+    """A description change rolls the predictor (KServe copies annotations into the pod template) and leaves every
+    status signal saying Ready meanwhile (observedGeneration is the Deployment's counter, past the generation); the
+    role's wait, judged against its read before the apply, holds until KServe rolled the new pods out. A rerun
+    with nothing to change in that drifted state is the current state, at once."""
+    vars_ = stage.vars(isvc_description="v1", isvc_annotations={SCENARIO: "stale-ready", READY_AFTER: "0.2",
+                                                                "aml.kserve.test/stale-seconds": "6"})
+    assert stage.deploy(extra_vars=vars_).rc == 0
+    name = vars_["isvc_name"]
+    started = time.monotonic()
+    run = stage.deploy(extra_vars=dict(vars_, isvc_description="v2"))
+    assert run.rc == 0, run.output[-4000:]
+    result = stats(run)[stage.namespace + "/" + name]
+    assert result["ready"] is True and result["changed"] is True
+    rolled_out = simulator.wait_for(stage.namespace, name, "deployment-rolled-out", since=started, timeout=1)
+    assert rolled_out - started >= 6  # KServe held the old status for 6 s: the wait did not take it
+    isvc = stage.isvc(name)
+    assert isvc["metadata"]["generation"] == 1 and isvc["status"]["observedGeneration"] == 2  # drifted, as KServe does
+    rerun = stage.deploy(extra_vars=dict(vars_, isvc_description="v2"))
+    assert rerun.rc == 0, rerun.output[-4000:]
+    again = stats(rerun)[stage.namespace + "/" + name]
+    assert again["ready"] is True and again["changed"] is False
+    assert float(again["waited"]) < 1.0
+
+
+def test_stop_annotation_is_reported_as_stopped(stage: Stage):
+    vars_ = stage.vars(isvc_annotations={READY_AFTER: "0.2", "serving.kserve.io/stop": "true"}, isvc_wait_timeout=120)
+    started = time.monotonic()
+    run = stage.deploy(extra_vars=vars_)
+    assert run.rc == 0, run.output[-4000:]
+    result = stats(run)[stage.namespace + "/" + vars_["isvc_name"]]
+    assert (result["ready"], result["state"]) == (False, "stopped")
+    assert float(result["waited"]) < 2 and time.monotonic() - started < 90
+
+
+def test_ready_when_that_never_holds_times_out_naming_it(stage: Stage):
+    vars_ = stage.vars(isvc_ready_when="isvc.metadata.labels.warmed == 'yes'", isvc_wait_timeout=3)
+    run = stage.deploy(extra_vars=vars_)
+    assert run.rc != 0
+    assert failure_message(run).endswith("Ready, but ready_when does not hold yet: isvc.metadata.labels.warmed == 'yes'")
+
+
 def test_pod_security_preflight_both_ways(stage: Stage):
     core = kubernetes.client.CoreV1Api(stage.kube.api_client())
     core.patch_namespace(stage.namespace, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "baseline"}}})

@@ -30,7 +30,8 @@ def test_argument_specs_equal_defaults(role: str) -> None:
 def test_types_of_defaults_match_the_spec(role: str) -> None:
     options = yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
     # raw: a choice that also takes booleans (isvc_inherit_runtime_container), checked by the renderer
-    python_types = {"str": str, "int": int, "bool": bool, "dict": dict, "list": list, "raw": (str, bool)}
+    python_types = {"str": str, "int": int, "float": (int, float), "bool": bool, "dict": dict, "list": list,
+                    "raw": (str, bool)}
     for name, spec in options.items():
         if "default" in spec:
             assert isinstance(spec["default"], python_types[spec["type"]]), name

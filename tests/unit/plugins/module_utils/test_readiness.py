@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from ansible_collections.aml.kserve.plugins.module_utils import _readiness as r
+from ansible_collections.aml.kserve.plugins.module_utils._errors import ValidationError
 
 T0 = "2025-11-26T09:00:00Z"
 NS = "team-a"
@@ -186,7 +187,7 @@ ISVC_CASES = [
     # id, object, phase, reason, message
     ("ready-raw", isvc(), r.READY, "", "Ready"),
     ("ready-serverless", isvc(mode="Knative", conditions=serverless_conditions(True)), r.READY, "", "Ready"),
-    ("ready-without-observedGeneration", isvc(observed=None), r.READY, "", "Ready (no observedGeneration reported)"),
+    ("ready-without-observedGeneration", isvc(observed=None), r.READY, "", "Ready"),
     ("not-ready-raw-first-rollout", isvc(conditions=raw_conditions(NOT_AVAILABLE), model_status=MODEL_PENDING),
      r.PROGRESSING, "MinimumReplicasUnavailable",
      "PredictorReady is False: MinimumReplicasUnavailable Deployment does not have minimum availability."),
@@ -195,10 +196,9 @@ ISVC_CASES = [
      "IngressReady is False: PredictorIngressNotCreated Ingress has not been created yet"),
     ("ready-unknown-alone", isvc(conditions=[cond("Ready", "Unknown")], model_status={}), r.PROGRESSING, "NotReady",
      "Ready is Unknown"),
-    ("stale-ready", isvc(generation=2, observed=1), r.PROGRESSING, "NotObserved",
-     "KServe has not yet observed generation 2 (status is for 1)"),
-    ("stale-failure-is-not-a-verdict", isvc(generation=3, observed=2, model_status=MODEL_FAILED),
-     r.PROGRESSING, "NotObserved", "KServe has not yet observed generation 3 (status is for 2)"),
+    # observedGeneration is the predictor Deployment's counter (PropagateRawStatus, kserve/kserve#6081): not read
+    ("observed-behind-is-not-read", isvc(generation=2, observed=1), r.READY, "", "Ready"),
+    ("observed-ahead-after-metadata-drift", isvc(generation=1, observed=3), r.READY, "", "Ready"),
     ("no-status", isvc(status=False), r.PROGRESSING, "NoReadyCondition", "waiting for KServe to report the Ready condition"),
     ("status-without-conditions", isvc(conditions=[], model_status={}), r.PROGRESSING, "NoReadyCondition",
      "waiting for KServe to report the Ready condition"),
@@ -260,6 +260,22 @@ def test_isvc_state_failed_load_wins_over_ready_of_old_revision() -> None:
     assert state.details["last_failure_info"]["message"] == FAILED_LOAD_MESSAGE
 
 
+TRUSTED = r.Rules(trust_observed_generation=True)
+
+
+@pytest.mark.parametrize("obj, message, untrusted", [
+    (isvc(generation=2, observed=1), "KServe has not yet observed generation 2 (status is for 1)", r.READY),
+    (isvc(generation=3, observed=2, model_status=MODEL_FAILED), "KServe has not yet observed generation 3 (status is for 2)",
+     r.FAILED),
+], ids=["stale-ready", "stale-failure-is-not-a-verdict"])
+def test_isvc_state_trusts_observed_generation_only_when_told(obj: Dict[str, Any], message: str, untrusted: str) -> None:
+    """A KServe with PR #6096 writes its own generation: then a lower observedGeneration means an older spec. Without
+    it the field is a child's counter and KServe's conditions are read as they stand (overall's baseline guards)."""
+    state = r.isvc_state(obj, TRUSTED)
+    assert (state.phase, state.reason, state.message) == (r.PROGRESSING, "NotObserved", message)
+    assert r.isvc_state(obj).phase == untrusted
+
+
 # -- deployment_state ----------------------------------------------------------------------------------------------
 
 DEPLOYMENT_CASES = [
@@ -298,14 +314,17 @@ def test_deployment_state(obj: Dict[str, Any], phase: str, reason: str, message:
     assert (state.phase, state.reason, state.message) == (phase, reason, message)
 
 
-def test_deployment_progress_deadline_exceeded_fails() -> None:
+def test_deployment_progress_deadline_exceeded_is_a_stall_not_a_failure() -> None:
+    """KServe's raw Deployments get the default 600 s deadline (deployment_reconciler.go setDefaultDeploymentSpec); a
+    storage-initializer download can take longer and the Deployment then recovers by itself."""
     obj = deployment(progressing="ProgressDeadlineExceeded",
                      counts={"replicas": 1, "updatedReplicas": 1, "unavailableReplicas": 1})
     state = r.deployment_state(obj)
-    assert state.failed
+    assert (state.phase, state.stalled, state.failed) == (r.PROGRESSING, True, False)
     assert state.reason == "ProgressDeadlineExceeded"
-    assert state.message == ('deployment qwen-predictor exceeded its progress deadline: ReplicaSet '
-                             '"qwen-predictor-6b8f9c7d5" has timed out progressing.')
+    assert state.message == ('deployment qwen-predictor passed its progress deadline (ReplicaSet '
+                             '"qwen-predictor-6b8f9c7d5" has timed out progressing.); still waiting, a long model '
+                             'download recovers by itself')
     assert state.details == {"deployment": "qwen-predictor"}
 
 
@@ -390,8 +409,8 @@ OVERALL_CASES = [
      r.PROGRESSING, "deployment qwen-predictor: 1 of 2 updated replicas"),
     ("ready-but-deployment-not-observed", isvc(), [deployment(generation=2, observed=1)], [], r.PROGRESSING,
      "deployment qwen-predictor: waiting for the spec update to be observed"),
-    ("deployment-done-but-isvc-stale", isvc(generation=2, observed=1), [deployment()], [], r.PROGRESSING,
-     "KServe has not yet observed generation 2 (status is for 1)"),
+    ("deployment-done-observed-behind-not-read", isvc(generation=2, observed=1), [deployment()], [], r.READY,
+     "Ready and rolled out"),
     ("one-of-two-deployments-rolling", SERVERLESS_READY,
      [deployment(REV1), deployment(REV2, counts={"replicas": 1, "updatedReplicas": 1})], [], r.PROGRESSING,
      "deployment {0}: 0 of 1 updated replicas available".format(REV2)),
@@ -435,9 +454,8 @@ def test_overall_failed_load_with_crashloop_merges_details() -> None:
 
 
 @pytest.mark.parametrize("failing, reason", [
-    ([deployment(progressing="ProgressDeadlineExceeded", counts={"replicas": 1, "updatedReplicas": 1})], "ProgressDeadlineExceeded"),
     ([deployment()], "ImagePullBackOff"),
-], ids=["deadline", "image-pull-pod"])
+], ids=["image-pull-pod"])
 def test_overall_fails_when_ready_isvc_has_a_failed_part(failing: List[Dict[str, Any]], reason: str) -> None:
     pods = [pod([container_status(waiting="ImagePullBackOff")])] if reason == "ImagePullBackOff" else []
     state = r.overall(isvc(), failing, pods)
@@ -463,12 +481,15 @@ def test_summarize_ready_raw() -> None:
         "generation": 4,
         "observed_generation": 4,
         "deployment_mode": "Standard",
+        "raw_deployment": True,
         "conditions": obj["status"]["conditions"],
         "model_status": MODEL_LOADED,
         "deployments": [{"name": "qwen-predictor", "generation": 7, "observed_generation": 7, "replicas": 2,
                          "updated_replicas": 2, "ready_replicas": 2, "available_replicas": 2, "rolled_out": True}],
         "predictor_container": {"deployment": "qwen-predictor", "name": "", "image": "", "command": [], "args": [],
                                 "env": []},
+        "baseline": {"exists": True, "generation": 4, "labels": {}, "annotations": {"serving.kserve.io/deploymentMode": "Standard"},
+                     "deployments": {"qwen-predictor": 7}, "latest_created_revision": "", "latest_ready_revision": ""},
         "resource": obj,
     }
 
@@ -542,3 +563,265 @@ def test_predictor_container_is_the_latest_created_revisions() -> None:
 
 def test_predictor_container_without_deployment_is_empty() -> None:
     assert r.summarize(isvc(), [])["predictor_container"] == {}
+
+
+# -- the baseline: reconciled means proven by the children ---------------------------------------------------------
+# Shapes as KServe writes them: PropagateRawStatus copies deploymentList[0].Status.ObservedGeneration into the
+# InferenceService's status.observedGeneration, and PredictorReady from the Deployment's conditions
+# (pkg/apis/serving/v1beta1/inference_service_status.go, v0.15.2 and v0.20.0); buildObjectMeta copies the
+# InferenceService's labels and annotations into the Deployment and its pod template
+# (pkg/controller/v1beta1/inferenceservice/components/predictor.go), so a description change rolls the Deployment
+# (kserve/kserve#3817) and its counter passes the InferenceService's generation (kserve/kserve#6081).
+
+DESCRIPTION = "cpaas.io/description"
+
+
+def with_annotations(obj: Dict[str, Any], **more: str) -> Dict[str, Any]:
+    obj = copy.deepcopy(obj)
+    obj["metadata"]["annotations"].update({k.replace("_", "/"): v for k, v in more.items()})
+    return obj
+
+
+def described(obj: Dict[str, Any], text: str) -> Dict[str, Any]:
+    obj = copy.deepcopy(obj)
+    obj["metadata"]["annotations"][DESCRIPTION] = text
+    return obj
+
+
+def baseline(obj: Optional[Dict[str, Any]], deployments: List[Dict[str, Any]]) -> r.Baseline:
+    record = r.baseline_of(obj, deployments)
+    baseline_ = r.Baseline.from_record(record)
+    assert baseline_ is not None
+    return baseline_
+
+
+# Before: generation 1 ready; the Deployment at generation 2 after an earlier description change (drift).
+BEFORE = described(isvc(generation=1, observed=2), "v1")
+BEFORE_DEPLOYMENT = deployment(generation=2, observed=2)
+ROLLING = dict(spec_replicas=1, progressing="ReplicaSetUpdated",
+               counts={"replicas": 2, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1})
+
+
+def test_metadata_change_stale_ready_is_not_accepted_until_the_children_roll() -> None:
+    """A description-only change: the generation stays 1, observedGeneration (2) is already past it, and KServe 0.15 and
+    0.20 keep Ready True while the Deployment rolls (kserve/kserve#4626; #5703): every old signal says ready."""
+    base = baseline(BEFORE, [BEFORE_DEPLOYMENT])
+    after = described(BEFORE, "v2")
+    state = r.overall(after, [BEFORE_DEPLOYMENT], [], base, elapsed=1.0)
+    assert (state.phase, state.reason) == (r.PROGRESSING, "NotPushed")
+    assert state.message == ("waiting for KServe to apply the metadata change to the predictor (its workloads are as "
+                             "before the apply; at most 20 s)")
+    # KServe patched the Deployment (generation 3), which rolls; the status still says Ready with observedGeneration 2
+    rolling = deployment(generation=3, observed=3, **ROLLING)
+    state = r.overall(after, [rolling], [], base, elapsed=2.0)
+    assert (state.phase, state.reason, state.message) == (
+        r.PROGRESSING, "RollingOut", "deployment qwen-predictor: 1 old replicas pending termination")
+    state = r.overall(after, [deployment(generation=3, observed=3)], [], base, elapsed=3.0)
+    assert (state.phase, state.message) == (r.READY, "Ready and rolled out")
+
+
+def test_dropping_an_annotation_kserve_never_copies_is_no_change_to_wait_for() -> None:
+    """The takeover of a pipeline-made service drops kubectl's last-applied annotation: KServe never copies it to the
+    predictor (ServiceAnnotationDisallowedList), so nothing rolls and the wait must not sit out the settle window."""
+    before = with_annotations(BEFORE, **{"kubectl.kubernetes.io/last-applied-configuration": "{}"})
+    base = baseline(before, [BEFORE_DEPLOYMENT])
+    assert r.change_of(base, BEFORE) == r.UNCHANGED
+    assert r.change_of(base, described(BEFORE, "v2")) == r.METADATA
+    state = r.overall(copy.deepcopy(BEFORE), [BEFORE_DEPLOYMENT], [], base, elapsed=0.0)
+    assert (state.phase, state.message) == (r.READY, "Ready and rolled out")
+
+
+def test_no_change_rerun_in_the_drifted_state_is_ready_at_once() -> None:
+    """observedGeneration 2 > generation 1: nothing was applied, the current state is the answer."""
+    base = baseline(BEFORE, [BEFORE_DEPLOYMENT])
+    assert r.change_of(base, BEFORE) == r.UNCHANGED
+    state = r.overall(copy.deepcopy(BEFORE), [BEFORE_DEPLOYMENT], [], base, elapsed=0.0)
+    assert (state.phase, state.message) == (r.READY, "Ready and rolled out")
+
+
+def test_spec_change_kserve_does_not_push_ends_after_the_settle_window() -> None:
+    """A spec change that leaves the Deployment as it was (maxReplicas under an HPA: checkDeploymentExist ignores
+    Replicas, deployment_reconciler.go) keeps observedGeneration (the Deployment's, 1) below generation 2 forever."""
+    before = isvc(generation=1, observed=1)
+    base = baseline(before, [deployment()])
+    after = isvc(generation=2, observed=1)
+    rules = r.Rules(settle_seconds=5)
+    assert r.overall(after, [deployment()], [], base, elapsed=4.9, rules=rules).reason == "NotPushed"
+    state = r.overall(after, [deployment()], [], base, elapsed=5.0, rules=rules)
+    assert (state.phase, state.message) == (
+        r.READY, "Ready and rolled out (none: KServe changed no predictor workload within 5 s)")
+
+
+def test_trusted_observed_generation_proves_the_change_was_seen() -> None:
+    """With PR #6096 observedGeneration 2 = generation 2 says KServe saw the spec: no settle window needed."""
+    base = baseline(isvc(generation=1, observed=1), [deployment()])
+    state = r.overall(isvc(generation=2, observed=2), [deployment()], [], base, elapsed=0.0, rules=TRUSTED)
+    assert state.ready
+    behind = isvc(generation=2, observed=1)
+    assert r.overall(behind, [deployment()], [], base, elapsed=0.0, rules=TRUSTED).reason == "NotPushed"
+    # past the settle window, a trusted observedGeneration still behind keeps it waiting
+    assert r.overall(behind, [deployment()], [], base, elapsed=60.0, rules=TRUSTED).reason == "NotObserved"
+
+
+def test_old_failure_is_not_a_verdict_before_kserve_pushes_the_fix() -> None:
+    """The previous spec failed to load; the fix is applied; until KServe touches the children the failure is old."""
+    failed = isvc(generation=1, observed=1, conditions=raw_conditions(NOT_AVAILABLE), model_status=MODEL_FAILED)
+    base = baseline(failed, [deployment()])
+    after = isvc(generation=2, observed=1, conditions=raw_conditions(NOT_AVAILABLE), model_status=MODEL_FAILED)
+    assert r.overall(after, [deployment()], [], base, elapsed=1.0).reason == "NotPushed"
+    # once the Deployment moved, KServe's verdict counts again
+    assert r.overall(after, [deployment(generation=2, observed=2)], [], base, elapsed=1.0).failed
+
+
+def test_knative_change_is_proven_by_a_new_revision() -> None:
+    """PropagateStatus copies latestCreatedRevision/latestReadyRevision from the Knative Service into
+    status.components.predictor; Ready stays True on the old revision while the new one starts."""
+    def knative(generation: int, created: str, ready: str) -> Dict[str, Any]:
+        obj = isvc(generation=generation, observed=generation, mode="Knative", conditions=serverless_conditions(True))
+        obj["status"]["components"] = {"predictor": {"latestCreatedRevision": created, "latestReadyRevision": ready}}
+        return obj
+    rev1 = "qwen-predictor-00001"
+    base = baseline(knative(1, rev1, rev1), [deployment(REV1)])
+    assert base.latest_created_revision == rev1
+    assert r.overall(knative(2, rev1, rev1), [deployment(REV1)], [], base, elapsed=1.0).reason == "NotPushed"
+    state = r.overall(knative(2, "qwen-predictor-00002", rev1), [deployment(REV1), deployment(REV2)], [], base, elapsed=1.0)
+    assert (state.phase, state.reason) == (r.PROGRESSING, "RevisionNotReady")
+    state = r.overall(knative(2, "qwen-predictor-00002", "qwen-predictor-00002"),
+                      [deployment(REV1, spec_replicas=0, counts={}), deployment(REV2)], [], base, elapsed=1.0)
+    assert state.ready
+
+
+def test_created_and_unknown_changes() -> None:
+    assert r.change_of(r.Baseline.from_record({"exists": False}), isvc()) == r.CREATED
+    assert r.change_of(None, isvc()) == r.UNKNOWN
+    assert r.Baseline.from_record(None) is None
+    assert r.overall(isvc(), [deployment()], [], r.Baseline.from_record({"exists": False})).ready
+
+
+def test_kserve_016_predictor_unknown_while_the_deployment_progresses() -> None:
+    """0.16-0.19 (PR #4667): Progressing True with another reason than NewReplicaSetAvailable makes PredictorReady
+    Unknown, so Ready is Unknown until the rollout completes."""
+    rs = 'ReplicaSet "qwen-predictor-6b8f9c7d5" is progressing.'
+    obj = isvc(conditions=raw_conditions(("Unknown", "ReplicaSetUpdated", rs)))
+    state = r.overall(obj, [deployment(**ROLLING)], [], None)
+    assert (state.phase, state.message) == (r.PROGRESSING, "PredictorReady is Unknown: ReplicaSetUpdated " + rs)
+
+
+# -- failure classes -----------------------------------------------------------------------------------------------
+
+PSA_MESSAGE = ('pods "qwen-predictor-6b8f9c7d5-" is forbidden: violates PodSecurity "baseline:latest": host namespaces '
+               '(hostIPC=true)')
+
+
+def replica_failure(message: str = PSA_MESSAGE) -> Dict[str, Any]:
+    """As the Deployment controller writes it when its ReplicaSet cannot create pods (ReplicaFailure/FailedCreate)."""
+    obj = deployment(progressing="ReplicaSetUpdated", counts={"unavailableReplicas": 1})
+    obj["status"]["conditions"].append({"type": "ReplicaFailure", "status": "True", "lastUpdateTime": T0,
+                                        "lastTransitionTime": T0, "reason": "FailedCreate", "message": message})
+    return obj
+
+
+def test_failed_create_by_pod_security_fails_with_the_fix() -> None:
+    state = r.deployment_state(replica_failure())
+    assert state.failed and state.reason == "FailedCreate"
+    assert state.message == (
+        "deployment qwen-predictor cannot create its pods (FailedCreate): {0}; namespace team-a enforces Pod Security "
+        "level baseline, which forbids hostIPC. Fix: kubectl label namespace team-a "
+        "pod-security.kubernetes.io/enforce=privileged --overwrite (or set isvc_manage_pod_security: true)".format(PSA_MESSAGE))
+    assert state.details == {"deployment": "qwen-predictor", "replica_failure": PSA_MESSAGE, "pod_security_level": "baseline"}
+    # KServe 0.16+ also sets PredictorReady False from ReplicaFailure; the Deployment's condition alone suffices (0.15)
+    assert r.overall(isvc(conditions=raw_conditions(NOT_AVAILABLE)), [replica_failure()], [], None).reason == "FailedCreate"
+
+
+def test_failed_create_by_quota_has_no_pod_security_fix() -> None:
+    quota = 'pods "qwen-predictor-6b8f9c7d5-x" is forbidden: exceeded quota: gpu, requested: nvidia.com/gpualloc=1'
+    state = r.deployment_state(replica_failure(quota))
+    assert state.failed and "kubectl label" not in state.message and quota in state.message
+
+
+@pytest.mark.parametrize("message, hint", [
+    ("0/3 nodes are available: 3 Insufficient nvidia.com/gpualloc.",
+     " (nvidia.com/gpualloc is asked for by the role variable isvc_nvidia_gpualloc)"),
+    ("0/3 nodes are available: 3 Insufficient nvidia.com/gpu.", " (nvidia.com/gpu is asked for by the role variable isvc_nvidia_gpu)"),
+    ("0/1 nodes are available: 1 node(s) had untolerated taint {node-role: infra}.", ""),
+], ids=["hami", "device-plugin", "taint"])
+def test_unschedulable_pod_is_a_stall_with_the_schedulers_reason(message: str, hint: str) -> None:
+    obj = pod([container_status()], phase="Pending")
+    obj["status"]["conditions"] = [{"type": "PodScheduled", "status": "False", "lastTransitionTime": T0,
+                                    "reason": "Unschedulable", "message": message}]
+    state = r.pod_state(obj)
+    assert (state.phase, state.reason, state.stalled) == (r.PROGRESSING, "Unschedulable", True)
+    assert state.message == "pod qwen-predictor-6b8f9c7d5-x2k9p cannot be scheduled: " + message + hint
+    # overall reports the stall rather than the Deployment's plain "0 of 1 available"
+    assert r.overall(isvc(conditions=raw_conditions(NOT_AVAILABLE)),
+                     [deployment(counts={"replicas": 1, "updatedReplicas": 1})], [obj], None).message == state.message
+
+
+def test_stopped_is_reported_at_once() -> None:
+    """serving.kserve.io/stop: KServe clears the status, sets PredictorReady False/Stopped and Stopped True
+    (components/predictor.go, controller.go)."""
+    obj = with_annotations(isvc(conditions=sorted([cond("PredictorReady", "False", "Stopped"), cond("Ready", "False", "Stopped"),
+                                                   cond("Stopped", "True")], key=lambda c: c["type"])), serving_kserve_io_stop="true")
+    obj["metadata"]["annotations"]["serving.kserve.io/stop"] = "true"
+    state = r.overall(obj, [], [], None)
+    assert (state.phase, state.message) == (r.STOPPED, 'stopped (serving.kserve.io/stop is "true")')
+    fresh = with_annotations(isvc(), serving_kserve_io_stop="true")
+    fresh["metadata"]["annotations"]["serving.kserve.io/stop"] = "true"
+    assert r.overall(fresh, [deployment()], [], None).message == (
+        'stopped (serving.kserve.io/stop is "true"); KServe has not yet confirmed it with Stopped=True')
+
+
+@pytest.mark.parametrize("annotation, status, expected", [
+    ("RawDeployment", None, "raw"), ("Standard", None, "raw"), ("Serverless", None, "serverless"),
+    ("Knative", None, "serverless"), (None, "Standard", "raw"), (None, "RawDeployment", "raw"),
+    (None, "Knative", "serverless"), (None, None, "serverless"), ("ModelMesh", None, "modelmesh"),
+])
+def test_mode_in_both_vocabularies(annotation: Optional[str], status: Optional[str], expected: str) -> None:
+    obj = isvc(annotate=annotation is not None, mode=annotation or "Knative")
+    if status is None:
+        obj["status"].pop("deploymentMode", None)
+    else:
+        obj["status"]["deploymentMode"] = status
+    assert r.mode_of(obj) == expected
+
+
+# -- ready_when / fail_when ----------------------------------------------------------------------------------------
+
+
+def test_ready_when_must_also_hold() -> None:
+    rules = r.Rules(ready_when=r.compile_expression("deployments[0].status.readyReplicas >= `1`", "ready_when"))
+    assert r.overall(isvc(), [deployment()], [], None, rules=rules).ready
+    never = r.Rules(ready_when=r.compile_expression("isvc.metadata.annotations.\"example.com/warm\" == 'yes'", "ready_when"))
+    state = r.overall(isvc(), [deployment()], [], None, rules=never)
+    assert (state.phase, state.reason) == (r.PROGRESSING, "ReadyWhen")
+    assert state.message == 'Ready, but ready_when does not hold yet: isvc.metadata.annotations."example.com/warm" == \'yes\''
+
+
+def test_fail_when_fails_at_once() -> None:
+    rules = r.Rules(fail_when=r.compile_expression("isvc.status.modelStatus.copies.totalCopies > `0`", "isvc_fail_when"))
+    state = r.overall(isvc(), [deployment()], [], None, rules=rules)
+    assert (state.phase, state.reason) == (r.FAILED, "FailWhen")
+    assert state.message == "isvc_fail_when holds: isvc.status.modelStatus.copies.totalCopies > `0`"
+
+
+@pytest.mark.parametrize("source", ["isvc.[", "deployments[?", "`not json"])
+def test_malformed_expression_names_the_option(source: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        r.compile_expression(source, "isvc_ready_when")
+    assert raised.value.problems[0].startswith("isvc_ready_when is not a valid JMESPath expression ({0!r}): ".format(source))
+
+
+def test_empty_expression_is_none() -> None:
+    assert r.compile_expression("", "ready_when") is None and r.compile_expression(None, "ready_when") is None
+
+
+def test_signals_carry_every_signal() -> None:
+    base = baseline(BEFORE, [BEFORE_DEPLOYMENT])
+    found = r.signals(described(BEFORE, "v2"), [BEFORE_DEPLOYMENT], [pod([container_status()])], base)
+    assert found["change"] == r.METADATA and found["pushed"] == ""
+    assert (found["generation"], found["observed_generation"]) == (1, 2)
+    assert found["conditions"]["Ready"] == "True"
+    assert found["deployments"][0]["name"] == "qwen-predictor" and found["deployments"][0]["generation"] == 2
+    assert found["deployments"][0]["conditions"]["Progressing"].startswith("True NewReplicaSetAvailable")
+    assert found["pods"] == [{"name": "qwen-predictor-6b8f9c7d5-x2k9p", "phase": "Running",
+                              "state": "pod qwen-predictor-6b8f9c7d5-x2k9p has no stuck container"}]

@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Optional
 import pytest
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-from ansible_collections.aml.kserve.plugins.module_utils import _waiter
+from ansible_collections.aml.kserve.plugins.module_utils import _readiness, _waiter
 from ansible_collections.aml.kserve.plugins.module_utils._errors import KubernetesError, WaitFailed, WaitTimeout
 from ansible_collections.aml.kserve.plugins.module_utils._k8s import DEPLOYMENT, EVENT, ISVC, POD
 
@@ -489,3 +489,77 @@ def test_watch_relist_stops_when_told() -> None:
     watch = _waiter._Watch(client, POD, NS, queue.Queue(), stop, optional=True)
     assert watch._relist() is None
     assert client.list_count["Pod"] == 0
+
+
+# -- the baseline: the waiter feeds it, the settle window wakes it -------------------------------------------------
+
+
+def described(obj: Dict[str, Any], text: str) -> Dict[str, Any]:
+    obj = copy.deepcopy(obj)
+    obj["metadata"]["annotations"]["cpaas.io/description"] = text
+    return obj
+
+
+def test_stale_ready_after_a_metadata_change_waits_for_the_rollout() -> None:
+    """The status still says Ready for the old pods (KServe 0.15/0.20 during a raw rollout); only the Deployment's
+    move to generation 2 and its completed rollout end the wait."""
+    before = described(isvc("qwen"), "v1")
+    record = _readiness.baseline_of(before, [deployment("qwen")])
+    rolled = deployment("qwen")
+    rolled["metadata"]["generation"] = rolled["status"]["observedGeneration"] = 2
+    rolling = copy.deepcopy(rolled)
+    rolling["status"].update(replicas=2, updatedReplicas=1)
+    client = FakeKube(
+        lists={"InferenceService": [[described(isvc("qwen"), "v2")]], "Deployment": [[deployment("qwen")]], "Pod": [[]]},
+        watches={"Deployment": [[then(lambda: time.sleep(0.3), event("MODIFIED", rolling)),
+                                 then(lambda: time.sleep(0.2), event("MODIFIED", rolled))]]})
+    lines: List[str] = []
+    wait = _waiter.InferenceServiceWaiter(client, NS, ["qwen"], 5.0, lines.append,
+                                          baselines={"qwen": _readiness.Baseline.from_record(record)})
+    started = time.monotonic()
+    result = wait.wait()
+    assert time.monotonic() - started >= 0.45  # not at once on the stale Ready
+    assert (result["ready"], result["change"], result["message"]) == (True, "metadata", "Ready and rolled out")
+    assert lines[0].startswith("waiting for KServe to apply the metadata change to the predictor")
+    assert "deployment qwen-predictor: 1 old replicas pending termination" in lines
+
+
+def test_a_change_pushed_nowhere_ends_when_the_settle_window_does() -> None:
+    """No event comes at all: the waiter wakes up at the end of the settle window and takes the current state."""
+    before = isvc("qwen")
+    record = _readiness.baseline_of(before, [deployment("qwen")])
+    after = copy.deepcopy(before)
+    after["metadata"]["generation"] = 2  # observedGeneration (the Deployment's) stays 1
+    client = FakeKube(lists={"InferenceService": [[after]], "Deployment": [[deployment("qwen")]], "Pod": [[]]})
+    wait = _waiter.InferenceServiceWaiter(client, NS, ["qwen"], 10.0, lambda line: None,
+                                          baselines={"qwen": _readiness.Baseline.from_record(record)},
+                                          rules=_readiness.Rules(settle_seconds=0.4))
+    started = time.monotonic()
+    result = wait.wait()
+    assert 0.4 <= time.monotonic() - started < 2
+    assert result["message"] == "Ready and rolled out (none: KServe changed no predictor workload within 0.4 s)"
+
+
+def test_timeout_carries_every_signal_and_the_replicasets_events() -> None:
+    rs_event = warning("ReplicaSet", "qwen-predictor-6b8f9c7d5", "FailedCreate", "Error creating: forbidden")
+    client = FakeKube(lists={"InferenceService": [[isvc("qwen", "progressing")]],
+                             "Deployment": [[deployment("qwen", rolled_out=False)]], "Pod": [[]],
+                             "Event": [[rs_event, warning("ReplicaSet", "other-predictor-6b8f9c7d5", "FailedCreate", "x")]]})
+    wait, _lines = waiter(client, ["qwen"], timeout=0.2)
+    with pytest.raises(WaitTimeout) as caught:
+        wait.wait()
+    details = caught.value.details
+    assert [e["object"] for e in details["warning_events"]] == ["ReplicaSet/qwen-predictor-6b8f9c7d5"]
+    assert details["signals"]["conditions"]["PredictorReady"] == (
+        "False MinimumReplicasUnavailable Deployment does not have minimum availability.")
+    assert details["signals"]["deployments"][0]["state"] == "deployment qwen-predictor: 0 of 1 updated replicas available"
+    assert details["reason"] == "MinimumReplicasUnavailable"
+
+
+def test_stopped_is_an_outcome_of_its_own() -> None:
+    stopped = isvc("qwen", "progressing")
+    stopped["metadata"]["annotations"]["serving.kserve.io/stop"] = "true"
+    client = FakeKube(lists={"InferenceService": [[stopped]], "Deployment": [[]], "Pod": [[]]})
+    wait, _lines = waiter(client, ["qwen"])
+    result = wait.wait()
+    assert (result["ready"], result["state"]) == (False, "stopped")
