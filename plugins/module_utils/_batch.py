@@ -518,7 +518,7 @@ def _wait_summaries(registered: Any) -> Dict[str, Dict[str, Any]]:
         for name in item.get("names") or []:
             # a wait that failed as a whole (RBAC, lost apiserver) has no entry per service: its message is theirs
             summaries[scope(item) + "/" + name] = by_name.get(name) or {
-                "ready": False, "message": result.get("msg") or "the wait failed",
+                "ready": False, "failed": True, "message": result.get("msg") or "the wait failed",
                 # KServe's reason; a timeout carries the last status; else the wait could not read (RBAC, connection)
                 "reason": result.get("reason") or ("timeout" if "status" in result else "read")}
     return summaries
@@ -555,7 +555,8 @@ def outcomes(prepared: Mapping[str, Any], registered_apply: Any, registered_wait
             summary = summaries.get(scope(service) + "/" + service["name"])
             if apply["error"]:
                 error, reason = apply["error"], "apply"
-            elif summary is not None and not summary.get("ready"):
+            # the wait decides: a service it did not fail (stopped, not waited) is not a failure
+            elif summary is not None and not summary.get("ready") and (summary.get("failed") or summary.get("msg")):
                 # the wait's own reason (KServe's, such as ModelLoadFailed), or timeout
                 error = str(summary.get("message") or "not ready")
                 reason = str(summary.get("reason") or ("timeout" if summary.get("state") == "timeout" else "failed"))
