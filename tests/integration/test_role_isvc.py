@@ -86,19 +86,17 @@ def test_inherit_runtime_container_choice_reaches_the_deployment(stage: Stage, i
 
     result = stats(run)[f"{stage.namespace}/{name}"]
     [summary] = role_task_results(run, "Summary")
-    # (the role renders in module_utils/_batch.py with the inference_service module's spec and code: no Render task)
+    # The role renders in module_utils/_batch.py with the inference_service module's spec and code (no Render task of
+    # its own): the warning in the result and the Deployment above say what the render did.
     if times == 2:
         warning = ("the predictor container gets the runtime's args twice (--port, --served-model-name): KServe "
                    "appends the InferenceService's args to the runtime's (MergeRuntimeContainers, in every release). "
                    "Set isvc_inherit_runtime_container to command_env to pass them once.")
         assert result["warnings"] == [warning]
         assert summary["msg"].endswith(". WARNING: " + warning)
-        assert rendered["repeated_args"] == ["--port", "--served-model-name"]
     else:
         assert result["warnings"] == []
         assert "WARNING" not in summary["msg"]
-        assert rendered["repeated_args"] == []
-    assert rendered["inherit_runtime_container"] == inherit
 
 
 def role_task_results(run, task_name: str) -> list[dict]:
