@@ -18,7 +18,6 @@ import json
 import os
 import pathlib
 import platform
-import re
 import resource
 import secrets
 import shutil
@@ -27,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any
 
 import kubernetes.client
 import yaml
@@ -36,6 +34,7 @@ from tests.harness.ansible import REPO_ROOT, ansible_env
 from tests.harness.gitlab_emulator import GitLabEmulator
 from tests.harness.kserve_simulator import KServeSimulator
 from tests.harness.kube import KubeCluster
+from tests.harness.pipeline import Pipeline, extract_pipeline, run_pipeline
 from tests.integration.roles_support import create_runtime, prepare_namespace
 
 SCENARIO = "aml.kserve.test/scenario"
@@ -44,20 +43,8 @@ SIMULATOR_AGENT = "aml-kserve-simulator"
 PIPELINE_CAP = 60.0
 
 
-def extract_pipeline(seed_dir: pathlib.Path) -> dict[str, Any] | None:
-    """The pipeline's script and argument list, from the seed's ```yaml block holding the Pipeline."""
-    for path in sorted(seed_dir.glob("*.txt")) if seed_dir.is_dir() else []:
-        for block in re.findall(r"```yaml\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S):
-            doc = yaml.safe_load(block)
-            if isinstance(doc, dict) and doc.get("kind") == "Pipeline":
-                params = {p["name"]: p["value"] for p in doc["spec"]["tasks"][0]["params"]}
-                return {"script": params["script"], "args": params["args"],
-                        "defaults": {p["name"]: p.get("default", "") for p in doc["spec"]["params"]}}
-    return None
-
-
 class Bench:
-    def __init__(self, workdir: pathlib.Path, seed: dict[str, Any] | None) -> None:
+    def __init__(self, workdir: pathlib.Path, seed: Pipeline | None) -> None:
         self.workdir = workdir
         self.seed = seed
         self.kube = KubeCluster(workdir / "kube").start()
@@ -122,20 +109,11 @@ class Bench:
     def pipeline(self, namespace: str, name: str, cap: float = PIPELINE_CAP) -> tuple[int | None, float, float]:
         """The pipeline's script with kubectl/curl/jq, as its Tekton task runs it; None when cut at ``cap``."""
         assert self.seed is not None
-        values = dict(self.seed["defaults"], INFERENCE_SERVICE_NAME=name, MODEL_REPO="alpha", MODEL_REPO_TAG="v1",
-                      RUNTIME_CLASS="vllm")
-        result_file = self.workdir / f"result-{name}"
-        script = self.seed["script"].replace("$(results.string-result.path)", str(result_file))
-        args = []
-        for arg in self.seed["args"]:
-            arg = arg.replace("$(context.pipelineRun.namespace)", namespace)
-            args.append(re.sub(r"\$\(params\.([A-Z_]+)\)", lambda m: str(values[m.group(1)]), arg))
-        env = dict(os.environ, KUBECONFIG=str(self.kube.kubeconfig))
         started = time.monotonic()
         try:
-            proc = subprocess.run(["bash", "-c", script, "pipeline", *args], env=env, capture_output=True, text=True,
-                                  timeout=cap, check=False, cwd=self.workdir)
-            code: int | None = proc.returncode
+            code: int | None = run_pipeline(self.seed, self.kube.kubeconfig, namespace, self.workdir, timeout=cap,
+                                            INFERENCE_SERVICE_NAME=name, MODEL_REPO="alpha", MODEL_REPO_TAG="v1",
+                                            RUNTIME_CLASS="vllm").returncode
         except subprocess.TimeoutExpired:
             code = None
         ended = time.monotonic()
