@@ -485,6 +485,8 @@ def test_one_batch_over_two_clusters_and_an_unreachable_one(kube, fleet, second_
     assert sorted(s for s, r in results.items() if r["result"] == "ok") == ["two-a-0", "two-a-1", "two-b-0", "two-b-1"]
     assert [n for n in isvc_names_in(kube, home_a) if n.startswith("two-")] == ["two-a-0", "two-a-1"]
     assert isvc_names_in(cluster_b, home_b) == ["two-b-0", "two-b-1"]
+
+
 def test_batch_waits_by_the_roles_rules_after_a_description_change(kube, fleet, tmp_path, simulator):
     """A description-only change across the batch: KServe holds the old Ready status for 6 s (stale-ready), while
     observedGeneration (the Deployment's counter) already passed the generation; the batch's wait, with each
