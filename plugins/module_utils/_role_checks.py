@@ -45,6 +45,11 @@ def _int(values: Mapping[str, Any], key: str) -> int:
         return 0
 
 
+def _as_given(value: Any) -> Any:
+    """A number as the user wrote it: the argument spec makes -1 a float (-1.0)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def flag(value: Any) -> bool:
     """A boolean role variable, also when an AWX survey or -e passed it as text."""
     return value.strip().lower() in ("1", "true", "yes", "on", "y", "t") if isinstance(value, str) else bool(value)
@@ -79,7 +84,7 @@ def input_problems(values: Mapping[str, Any]) -> List[str]:
         (bool(_text(values, "isvc_field_manager")),
          "isvc_field_manager must not be empty; it names this tool in the InferenceService's managedFields"),
         (_float(values, "isvc_wait_settle_seconds") >= 0,
-         "isvc_wait_settle_seconds ({0}) must not be negative".format(values.get("isvc_wait_settle_seconds"))),
+         "isvc_wait_settle_seconds ({0}) must not be negative".format(_as_given(values.get("isvc_wait_settle_seconds")))),
     ]
     return [message for ok, message in rules if not ok] + _expression_problems(values)
 

@@ -244,3 +244,11 @@ def test_render_warnings_name_the_role_variable() -> None:
                 "isvc_inherit_runtime_container to command_env to pass them once."]
     assert rc.render_warnings(rendered) == expected
     assert rc.render_warnings({"repeated_args": []}) == [] and rc.render_warnings({}) == []
+
+
+def test_a_whole_number_is_said_as_given_though_the_spec_made_it_a_float():
+    values = {"isvc_state": "present", "isvc_runtime_class": "vllm", "isvc_model_repo": "m", "isvc_min_replicas": 1,
+              "isvc_max_replicas": 1, "isvc_wait_timeout": 60, "isvc_field_manager": "aml.kserve",
+              "isvc_wait_settle_seconds": -1.0}
+    problems = rc.input_problems(values)
+    assert "isvc_wait_settle_seconds (-1) must not be negative" in problems
