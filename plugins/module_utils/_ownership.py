@@ -183,12 +183,6 @@ def conflict_lines(status: Mapping[str, Any], existing: Mapping[str, Any], rende
     return lines
 
 
-def managers_of(obj: Mapping[str, Any]) -> List[str]:
-    """The managers recorded on ``obj``, most recent first, each once."""
-    entries = (obj.get("metadata") or {}).get("managedFields") or []
-    return list(dict.fromkeys(e.get("manager", "") for e in entries))
-
-
 def foreign_managers(obj: Mapping[str, Any], manager: str, csa_manager: str = CSA_MANAGER) -> List[str]:
     """Managers other than ``manager`` (and the client-side one about to be migrated) that own a field of the spec,
     labels or annotations: only they can conflict with an apply. Status writes (a subresource) and a controller's
