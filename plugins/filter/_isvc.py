@@ -3,21 +3,50 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """PRIVATE: the deploy role's steps over a play batch (module_utils/_batch.py), for the role's and batch_deploy.yml's
-own tasks only. Not an API: names start with an underscore and may change without notice."""
+own tasks only. Not an API: names start with an underscore and may change without notice.
+
+The batch's per-service state (``services``, ``existing``, ``removal_services``) travels between the role's tasks as
+JSON text, which these filters pack and unpack: Ansible hands a filter its variables as lazy, tagged containers and
+copies what a set_fact returns, and for a thousand services that cost about a second per task (about 10 ms a service);
+a string it passes as it is. The role's YAML never reads those keys, only the small lists the steps loop over."""
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any, Callable, Dict, List, Mapping
 
 from ansible_collections.aml.kserve.plugins.module_utils import _batch
 from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC
 
+PACKED = ("services", "existing", "removal_services")
+
+
+def _unpack(batch: Any) -> Any:
+    if not isinstance(batch, Mapping):
+        return batch
+    return {key: json.loads(value) if key in PACKED and isinstance(value, str) else value for key, value in batch.items()}
+
+
+def _pack(result: Any) -> Any:
+    if not isinstance(result, dict) or "services" not in result:
+        return result
+    return {key: json.dumps(value, default=str) if key in PACKED else value for key, value in result.items()}
+
+
+def _batch_step(step: Callable[..., Any]) -> Callable[..., Any]:
+    """A step over the batch state: its first argument unpacked, what it returns packed again."""
+    @functools.wraps(step)
+    def run(batch: Any, *args: Any) -> Any:
+        return _pack(step(_unpack(batch), *args))
+    return run
+
 
 def _isvc_plan(hosts: List[str], hostvars: Mapping[str, Any], role_options: Mapping[str, Any]) -> Dict[str, Any]:
-    return _batch.plan({host: hostvars[host]["__isvc_inputs"] for host in hosts}, role_options, RENDER_SPEC)
+    return _pack(_batch.plan({host: hostvars[host]["__isvc_inputs"] for host in hosts}, role_options, RENDER_SPEC))
 
 
-def _isvc_prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, Any]:
+def _prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, Any]:
     return _batch.prepare(batch, models, runtimes, RENDER_SPEC)
 
 
@@ -47,13 +76,13 @@ class FilterModule:
             "_isvc_tokens": _isvc_tokens,
             "_isvc_clusters": _isvc_clusters,
             "_isvc_failed_reads": _batch.failed_reads,
-            "_isvc_model_lookups": _batch.model_lookups,
-            "_isvc_runtime_lookups": _batch.runtime_lookups,
-            "_isvc_prepare": _isvc_prepare,
-            "_isvc_ownership_groups": _batch.ownership_groups,
-            "_isvc_apply_groups": _batch.apply_groups,
-            "_isvc_waits": _batch.waits,
-            "_isvc_outcomes": _batch.outcomes,
+            "_isvc_model_lookups": _batch_step(_batch.model_lookups),
+            "_isvc_runtime_lookups": _batch_step(_batch.runtime_lookups),
+            "_isvc_prepare": _batch_step(_prepare),
+            "_isvc_ownership_groups": _batch_step(_batch.ownership_groups),
+            "_isvc_apply_groups": _batch_step(_batch.apply_groups),
+            "_isvc_waits": _batch_step(_batch.waits),
+            "_isvc_outcomes": _batch_step(_batch.outcomes),
             "_isvc_stats": _batch.stats,
             "_isvc_report": _isvc_report,
             "_isvc_junit": _batch.junit_xml,

@@ -130,9 +130,11 @@ def plan(inputs: Mapping[str, Mapping[str, Any]], role_options: Mapping[str, Any
     inputs = plain(inputs)
     cluster_ids, _connections = clusters(inputs)
     services: Dict[str, Service] = {}
+    removals: Dict[str, Service] = {}
     for host, raw in inputs.items():
-        if raw.get("isvc_state", "present") != "present":
-            continue  # removed by the role's own per-host tasks
+        if raw.get("isvc_state") == "absent":
+            removals[host] = _removal(host, raw, validator, cluster_ids[host])
+            continue
         values, error = _check_inputs(raw, validator, render_spec)
         error = error or _connection_problem(values)
         values.pop("isvc_kubernetes", None)  # may hold a token: the role passes it by cluster id
@@ -152,7 +154,48 @@ def plan(inputs: Mapping[str, Mapping[str, Any]], role_options: Mapping[str, Any
         service["manifest"] = "{0}/{1}/{2}.yaml".format(values.get("isvc_render_dir") or "./manifests",
                                                         service["namespace"], service["name"])
         services[host] = service
-    return {"services": services, "existing_reads": existing_reads(services), "gitlab_reads": gitlab_reads(services)}
+    return {"services": services, "existing_reads": existing_reads(services), "gitlab_reads": gitlab_reads(services),
+            "removals": [{"host": r["host"], "cluster": r["cluster"], "namespace": r["namespace"], "name": r["name"],
+                          "wait": r["wait"], "wait_timeout": r["wait_timeout"]}
+                         for _host, r in sorted(removals.items()) if not r["error"]],
+            "removal_services": removals}
+
+
+def _removal(host: str, raw: Mapping[str, Any], validator: ArgumentSpecValidator, cluster: str) -> Service:
+    """A service whose isvc_state is absent: deleted by the batch's removal task, which waits until it is gone. Its
+    variables are checked by type only: nothing is rendered."""
+    checked = validator.validate({k: v for k, v in raw.items() if k in validator.argument_spec},
+                                 validate_role_argument_spec=True)
+    values = dict(raw, **checked.validated_parameters)
+    error = "Validation of arguments failed:\n" + "\n".join(checked.error_messages) if checked.error_messages else ""
+    if not error and not (str(values.get("isvc_name") or "").strip() and str(values.get("isvc_namespace") or "").strip()):
+        error = "Invalid role variables (1): isvc_name and isvc_namespace are required to remove an InferenceService"
+    error = error or _connection_problem(values)
+    return {"host": host, "name": str(values.get("isvc_name") or host), "namespace": str(values.get("isvc_namespace") or ""),
+            "cluster": cluster, "error": error, "reason": "input" if error else "",
+            "started": float(raw.get("__isvc_started") or 0), "wait": flag(values.get("isvc_wait", True)),
+            "wait_timeout": _seconds(values.get("isvc_wait_timeout"))}
+
+
+def removal_outcomes(batch: Mapping[str, Any], registered: Any, now: float) -> Dict[str, Dict[str, Any]]:
+    """The outcome of each removed service, by host: ``state`` absent and ``changed``, or ``failed`` with ``msg``."""
+    deleted = {str((r.get("item") or {}).get("host")): r for r in _registered(registered)}
+    found: Dict[str, Dict[str, Any]] = {}
+    for host, removal in (batch.get("removal_services") or {}).items():
+        outcome: Dict[str, Any] = {"name": removal["name"], "namespace": removal["namespace"], "state": "absent",
+                                   "ready": False, "changed": False, "seconds": round(now - (removal["started"] or now), 1)}
+        result = deleted.get(host) or {}
+        error, reason = removal["error"], removal["reason"] or "delete"
+        if not error and (result.get("failed") or not result):
+            error = "Cannot delete InferenceService {0}/{1}: {2}".format(
+                removal["namespace"], removal["name"], result.get("msg") or "the removal did not run")
+        if error:
+            outcome.update(failed=True, reason=reason, message=error, msg=error)
+        else:
+            outcome.update(changed=bool(result.get("changed")), msg="{0}/{1}: {2}".format(
+                removal["namespace"], removal["name"], "deleted" if result.get("changed") else "absent already"))
+        found[host] = outcome
+    return found
 
 
 def _active(services: Mapping[str, Service]) -> List[Service]:
@@ -315,11 +358,13 @@ def model_lookups(batch: Mapping[str, Any], existing: Any, gitlab_read: Any, git
             lookups[identity] = {"key": key, "api_url": url, "args": args}
             secret_tokens[key] = token
         service["model_key"] = lookups[identity]["key"]
-    return {"services": services, "existing": found, "lookups": list(lookups.values()), "gitlab_tokens": secret_tokens}
+    return {"services": services, "existing": found, "lookups": list(lookups.values()), "gitlab_tokens": secret_tokens,
+            "removal_services": plain(batch.get("removal_services") or {})}
 
 
 def _by_item_key(registered: Any) -> Dict[str, Dict[str, Any]]:
-    return {str((r.get("item") or {}).get("key")): r for r in _registered(registered)}
+    """The results of a look-up loop by item key, as plain data: they go through the render's argument spec (see plain)."""
+    return {str((r.get("item") or {}).get("key")): r for r in plain(_registered(registered))}
 
 
 def runtime_lookups(batch: Mapping[str, Any], models: Any) -> List[Dict[str, Any]]:
@@ -393,6 +438,7 @@ def prepare(batch: Mapping[str, Any], models: Any, runtimes: Any, render_spec: A
         "pod_security_unread": sorted({s["namespace"] for s in active if s.get("pod_security_unread")}),
         "manifests": [{"path": s["manifest"], "resource": s["rendered"]["resource"]} for s in active if s["render_only"]],
         "existing": existing,
+        "removal_services": batch.get("removal_services") or {},
     }
 
 
@@ -533,12 +579,12 @@ def _summary_line(outcome: Mapping[str, Any], check_mode: bool) -> str:
 
 
 def outcomes(prepared: Mapping[str, Any], registered_apply: Any, registered_wait: Any, manifests: Any, now: float,
-             check_mode: bool = False) -> Dict[str, Dict[str, Any]]:
+             check_mode: bool = False, registered_removal: Any = None) -> Dict[str, Dict[str, Any]]:
     """The outcome of each service of the batch, by host: the role's result, and ``failed`` with ``msg``."""
     done = applied(registered_apply, prepared["services"])
     summaries = _wait_summaries(registered_wait)
     written = {(r.get("item") or {}).get("path"): r for r in _registered(manifests)}
-    found: Dict[str, Dict[str, Any]] = {}
+    found = removal_outcomes(prepared, registered_removal, now)
     for host, service in prepared["services"].items():
         outcome: Dict[str, Any] = {"name": service["name"], "namespace": service["namespace"], "msg": "", "ready": False,
                                    "changed": False, "seconds": round(now - (service["started"] or now), 1)}

@@ -332,6 +332,40 @@ def test_two_failing_services_fail_their_hosts_and_a_retry_reruns_only_them(kube
     assert sorted(touched) == failed
 
 
+def test_removal_in_a_batch_deletes_those_services_and_deploys_the_others(kube, fleet, tmp_path):
+    """isvc_state absent per host: one removal step for the batch deletes exactly those services (audit log), each
+    with its own outcome in the report; a second run finds them gone and changes nothing for them."""
+    run, _report, _junit = run_batch(kube, inventory(tmp_path, fleet, services_per_ns=2, prefix="rm"), tmp_path)
+    assert run.rc == 0, run.output[-5000:]
+    gone = {"rm-0-1": {"isvc_state": "absent"}, "rm-2-0": {"isvc_state": "absent"}}
+    json_output = {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+                   "ANSIBLE_SHOW_CUSTOM_STATS": "1"}
+    mark = kube.audit_mark()
+    run, report, _junit = run_batch(kube, inventory(tmp_path, fleet, services_per_ns=2, extra=gone, prefix="rm"),
+                                    tmp_path, env=json_output)
+    assert run.rc == 0, run.output[-5000:]
+    deleted = sorted(e["objectRef"]["name"] for e in writes(kube.audit_events_since(mark), "aml-admin")
+                     if e["verb"] == "delete" and e.get("objectRef", {}).get("resource") == "inferenceservices")
+    assert deleted == ["rm-0-1", "rm-2-0"]
+    api = kubernetes.client.CustomObjectsApi(kube.api_client())
+    left = {i["metadata"]["name"] for ns in fleet["namespaces"]
+            for i in api.list_namespaced_custom_object("serving.kserve.io", "v1beta1", ns, "inferenceservices")["items"]
+            if i["metadata"]["name"].startswith("rm-")}
+    assert left == {"rm-0-0", "rm-1-0", "rm-1-1", "rm-2-1"}
+    results = {s["service"]: s for s in report["services"]}
+    assert {s: r["result"] for s, r in results.items()} == dict.fromkeys(sorted(results), "ok")
+    assert results["rm-0-1"]["endpoint"] == "" and results["rm-0-0"]["endpoint"].startswith("http://rm-0-0")
+    stats = {r["name"]: r for r in document(run)["global_custom_stats"]["isvc_results"].values()}
+    assert stats["rm-0-1"]["state"] == "absent" and stats["rm-0-1"]["changed"] is True
+    assert stats["rm-0-1"]["msg"] == f"{fleet['namespaces'][0]}/rm-0-1: deleted"
+
+    again, _report, _junit = run_batch(kube, inventory(tmp_path, fleet, services_per_ns=2, extra=gone, prefix="rm"),
+                                       tmp_path, env=json_output)
+    assert again.rc == 0, again.output[-5000:]
+    stats = {r["name"]: r for r in document(again)["global_custom_stats"]["isvc_results"].values()}
+    assert stats["rm-2-0"]["changed"] is False and stats["rm-2-0"]["msg"].endswith("rm-2-0: absent already")
+
+
 # Bad input at each layer the role checks, in the order it checks them: the same message from a deploy of one and from
 # a batch, where the service fails its own host and the others go on.
 SAME_MESSAGE_CASES = {

@@ -55,7 +55,9 @@ def test_plan_checks_before_any_request_with_the_roles_messages():
                          "types": service("types", isvc_min_replicas="many", isvc_wait_timeout="soon"),
                          "gone": service("gone", isvc_state="absent")}, OPTIONS, RENDER_SPEC)
     services = batch["services"]
-    assert "gone" not in services, "removal is the role's per-host path"
+    assert "gone" not in services, "a removal renders nothing"
+    assert batch["removals"] == [{"host": "gone", "cluster": "c1", "namespace": "ns1", "name": "gone", "wait": True,
+                                  "wait_timeout": 1800}]
     assert services["ok"]["error"] == ""
     assert services["rules"]["error"] == (
         "Invalid role variables (1): isvc_max_replicas (2) must not be less than isvc_min_replicas (3)")
@@ -243,3 +245,29 @@ def test_report_table_and_junit():
     root = ET.fromstring(_batch.junit_xml(lines).split("\n", 1)[1])
     assert (root.attrib["tests"], root.attrib["failures"], root.attrib["skipped"]) == ("3", "1", "1")
     assert root.find(".//testcase[@name='b']/failure").attrib["message"] == "bad input"
+
+
+def test_removals_are_checked_deleted_in_the_batch_and_each_has_its_outcome():
+    """isvc_state absent goes the batch's way too: checked by type, one deletion per service, an outcome per host."""
+    batch = _batch.plan({"gone": service("gone", isvc_state="absent"),
+                         "bad": service("bad", isvc_state="absent", isvc_wait_timeout="soon"),
+                         "unnamed": service("", namespace="ns2", isvc_state="absent"),
+                         "refused": service("refused", isvc_state="absent", isvc_wait=False),
+                         "never": service("never", isvc_state="absent")}, OPTIONS, RENDER_SPEC)
+    assert [r["host"] for r in batch["removals"]] == ["gone", "never", "refused"]
+    assert batch["removal_services"]["bad"]["error"].startswith("Validation of arguments failed:\n")
+    assert "isvc_wait_timeout" in batch["removal_services"]["bad"]["error"]
+    assert batch["removal_services"]["unnamed"]["error"] == (
+        "Invalid role variables (1): isvc_name and isvc_namespace are required to remove an InferenceService")
+    assert batch["removals"][2]["wait"] is False
+    removed = {"results": [{"item": batch["removals"][0], "changed": True},
+                           {"item": batch["removals"][2], "failed": True, "msg": "Failed to delete object: Forbidden"}]}
+    # carried through the steps, as the role runs them
+    prepared = _batch.prepare(_batch.model_lookups(batch, {}, {}, {}, {}), {}, {}, RENDER_SPEC)
+    found = _batch.outcomes(prepared, {}, {}, {}, now=0.0, registered_removal=removed)
+    assert found["gone"] == {"name": "gone", "namespace": "ns1", "state": "absent", "ready": False, "changed": True,
+                             "seconds": 0.0, "msg": "ns1/gone: deleted"}
+    assert found["refused"]["failed"] and found["refused"]["reason"] == "delete"
+    assert found["refused"]["msg"] == "Cannot delete InferenceService ns1/refused: Failed to delete object: Forbidden"
+    assert found["never"]["msg"] == "Cannot delete InferenceService ns1/never: the removal did not run"
+    assert found["bad"]["reason"] == "input" and found["bad"]["failed"]
