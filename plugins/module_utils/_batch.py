@@ -100,15 +100,22 @@ def render(values: Mapping[str, Any], model: Mapping[str, Any], runtime: Mapping
         return {"error": _role_checks.render_problem(error.msg)}
 
 
-def _check_inputs(raw: Mapping[str, Any], validator: ArgumentSpecValidator, spec: Any) -> Tuple[Dict[str, Any], str]:
-    """The role variables converted by the role's argument spec, and the first problem found before any request."""
-    options = validator.argument_spec
-    # Ansible's own check, word for word (action validate_argument_spec): a role included with rolespec_validate: false
-    # (batch_deploy.yml, so that the failure becomes the service's outcome) fails with the same message.
-    checked = validator.validate({k: v for k, v in raw.items() if k in options}, validate_role_argument_spec=True)
+def _argument_problem(raw: Mapping[str, Any], validator: ArgumentSpecValidator) -> Tuple[Dict[str, Any], str]:
+    """The role variables converted by the role's argument spec, or Ansible's own message for them, word for word
+    (action validate_argument_spec): a role included with rolespec_validate: false (batch_deploy.yml, so that the
+    failure becomes the service's outcome) fails with the same message."""
+    checked = validator.validate({k: v for k, v in raw.items() if k in validator.argument_spec},
+                                 validate_role_argument_spec=True)
     if checked.error_messages:
         return dict(raw), "Validation of arguments failed:\n" + "\n".join(checked.error_messages)
-    values = dict(raw, **checked.validated_parameters)
+    return dict(raw, **checked.validated_parameters), ""
+
+
+def _check_inputs(raw: Mapping[str, Any], validator: ArgumentSpecValidator, spec: Any) -> Tuple[Dict[str, Any], str]:
+    """The role variables converted by the role's argument spec, and the first problem found before any request."""
+    values, error = _argument_problem(raw, validator)
+    if error:
+        return values, error
     problems = _role_checks.input_problems(values)
     if problems:
         return values, "Invalid role variables ({0}): {1}".format(len(problems), "; ".join(problems))
@@ -164,10 +171,7 @@ def plan(inputs: Mapping[str, Mapping[str, Any]], role_options: Mapping[str, Any
 def _removal(host: str, raw: Mapping[str, Any], validator: ArgumentSpecValidator, cluster: str) -> Service:
     """A service whose isvc_state is absent: deleted by the batch's removal task, which waits until it is gone. Its
     variables are checked by type only: nothing is rendered."""
-    checked = validator.validate({k: v for k, v in raw.items() if k in validator.argument_spec},
-                                 validate_role_argument_spec=True)
-    values = dict(raw, **checked.validated_parameters)
-    error = "Validation of arguments failed:\n" + "\n".join(checked.error_messages) if checked.error_messages else ""
+    values, error = _argument_problem(raw, validator)
     if not error and not (str(values.get("isvc_name") or "").strip() and str(values.get("isvc_namespace") or "").strip()):
         error = "Invalid role variables (1): isvc_name and isvc_namespace are required to remove an InferenceService"
     error = error or _connection_problem(values)
@@ -359,7 +363,7 @@ def model_lookups(batch: Mapping[str, Any], existing: Any, gitlab_read: Any, git
             secret_tokens[key] = token
         service["model_key"] = lookups[identity]["key"]
     return {"services": services, "existing": found, "lookups": list(lookups.values()), "gitlab_tokens": secret_tokens,
-            "removal_services": plain(batch.get("removal_services") or {})}
+            "removal_services": batch.get("removal_services") or {}}
 
 
 def _by_item_key(registered: Any) -> Dict[str, Dict[str, Any]]:
