@@ -540,9 +540,11 @@ def applied(registered: Any, services: Mapping[str, Service]) -> Dict[str, Dict[
 
 
 def waits(prepared: Mapping[str, Any], registered: Any) -> List[Dict[str, Any]]:
-    """One wait per namespace and timeout for the services applied without error whose isvc_wait is true."""
+    """The waits for the services applied without error whose isvc_wait is true: one task item per cluster, timeout
+    and rules, with its services (inference_service_info waits for each namespace's with one watch per kind, the
+    namespaces at the same time)."""
     done = applied(registered, prepared["services"])
-    found: Dict[Tuple[str, str, int], Dict[str, Any]] = {}
+    found: Dict[Tuple[str, int, str], Dict[str, Any]] = {}
     for service in _active(prepared["services"]):
         if service["render_only"] or not service["wait"] or (done.get(service["host"]) or {"error": "x"})["error"]:
             continue
@@ -551,12 +553,18 @@ def waits(prepared: Mapping[str, Any], registered: Any) -> List[Dict[str, Any]]:
         rules = {"settle_seconds": values.get("isvc_wait_settle_seconds", 20),
                  "trust_observed_generation": flag(values.get("isvc_wait_trust_observed_generation", False)),
                  "ready_when": values.get("isvc_ready_when") or None, "fail_when": values.get("isvc_fail_when") or None}
-        key = (service["cluster"], service["namespace"], service["wait_timeout"], json.dumps(rules, sort_keys=True))
-        wait = found.setdefault(key, dict(rules, cluster=key[0], namespace=key[1], timeout=key[2], names=[], baselines={}))
-        wait["names"].append(service["name"])
+        key = (service["cluster"], service["wait_timeout"], json.dumps(rules, sort_keys=True))
+        wait = found.setdefault(key, dict(rules, cluster=key[0], timeout=key[1], services=[]))
         # what the service's children were before the apply: Ready counts only once KServe has pushed this change
         baseline = ((prepared.get("existing") or {}).get(scope(service)) or {}).get("baselines", {}).get(service["name"])
-        wait["baselines"][service["name"]] = baseline or {"exists": False}
+        wait["services"].append({"namespace": service["namespace"], "name": service["name"],
+                                 "baseline": baseline or {"exists": False}})
+    for wait in found.values():
+        wait["services"].sort(key=lambda s: (s["namespace"], s["name"]))
+        spaces, first, count = {s["namespace"] for s in wait["services"]}, wait["services"][0], len(wait["services"])
+        plural = "s" if len(spaces) > 1 else ""
+        wait["label"] = ("{0}/{1}".format(first["namespace"], first["name"]) if count == 1 else
+                         "{0} InferenceServices in {1} namespace{2}".format(count, len(spaces), plural))
     return [found[k] for k in sorted(found)]
 
 
@@ -564,10 +572,11 @@ def _wait_summaries(registered: Any) -> Dict[str, Dict[str, Any]]:
     summaries: Dict[str, Dict[str, Any]] = {}
     for result in _registered(registered):
         item = result.get("item") or {}
-        by_name = {s.get("name"): s for s in result.get("inference_services") or []}
-        for name in item.get("names") or []:
-            # a wait that failed as a whole (RBAC, lost apiserver) has no entry per service: its message is theirs
-            summaries[scope(item) + "/" + name] = by_name.get(name) or {
+        by_name = {(s.get("namespace"), s.get("name")): s for s in result.get("inference_services") or []}
+        for service in item.get("services") or []:
+            where = scope({"cluster": item.get("cluster"), "namespace": service["namespace"]})
+            # a wait that failed as a whole (a bad option, no client) has no entry per service: its message is theirs
+            summaries[where + "/" + service["name"]] = by_name.get((service["namespace"], service["name"])) or {
                 "ready": False, "failed": True, "message": result.get("msg") or "the wait failed",
                 # KServe's reason; a timeout carries the last status; else the wait could not read (RBAC, connection)
                 "reason": result.get("reason") or ("timeout" if "status" in result else "read")}

@@ -98,6 +98,15 @@ class KubeClient:
     def api_client(self) -> Any:
         return self.k8s.client.client
 
+    def keep_connections(self, count: int) -> None:
+        """Let the client keep ``count`` connections to the apiserver, for that many watches at once: beyond its
+        pool (five per CPU) urllib3 warns about, and drops, each connection handed back. Call it before threads use
+        the client: the pools made so far are closed, so the next request makes one of the new size."""
+        pool_manager = self.api_client.rest_client.pool_manager
+        if pool_manager.connection_pool_kw.get("maxsize", 1) < count:
+            pool_manager.connection_pool_kw["maxsize"] = count
+            pool_manager.clear()
+
     def resource(self, kind: str, api_version: str) -> Any:
         key = (kind, api_version)
         if key not in self._resources:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.aml.kserve.plugins.module_utils import _readiness
@@ -33,6 +34,8 @@ ISVC_LABEL = "serving.kserve.io/inferenceservice"
 WATCH_SECONDS = 10          # server-side timeout of one watch request, then renewed: a 1.20 apiserver drains open watches before it restarts
 RECONNECT_DELAY = 0.5       # after a lost connection, before listing again
 PROGRESS_EVERY = 15.0       # seconds between progress lines when nothing changes
+NAMESPACES_AT_ONCE = 32     # namespaces waited on at the same time by wait_at_once (three watches each)
+WATCHED = (ISVC, DEPLOYMENT, POD, EVENT)
 
 
 class _Watch(threading.Thread):
@@ -172,7 +175,7 @@ class InferenceServiceWaiter:
         events: "queue.Queue[Any]" = queue.Queue()
         stop = threading.Event()
         watches = self._watches(events, stop)
-        for kind_version in (ISVC, DEPLOYMENT, POD, EVENT):
+        for kind_version in WATCHED:
             self.client.resource(*kind_version)  # discovery once, before the threads share the client
         for watch in watches:
             watch.start()
@@ -265,6 +268,28 @@ class InferenceServiceWaiter:
         """The service's name and those of its Deployments and Pods: the objects its events are about (the
         ReplicaSets of its Deployments, whose FailedCreate events tell why no pod exists, are matched by prefix)."""
         return {name} | {o["metadata"]["name"] for o in self._owned(self.deployments, name) + self._owned(self.pods, name)}
+
+
+def wait_at_once(client: KubeClient, waiters: Sequence[InferenceServiceWaiter]) -> List[Dict[str, Any]]:
+    """``wait_all`` of each waiter (one namespace each), all at the same time on one client: a batch over many
+    namespaces waits as long as its slowest namespace, not as long as all of them in turn. At most NAMESPACES_AT_ONCE
+    run together; a namespace that has to wait for a free slot starts its own timeout when it starts. A waiter that
+    cannot go on (RBAC, a lost apiserver) has its error as the outcome of each of its names; the others go on."""
+    for kind_version in WATCHED:
+        client.resource(*kind_version)  # discovery once, before the threads share the client
+    # three watches a namespace, and those of finished namespaces still open until the server ends them
+    client.keep_connections(3 * len(waiters) + 4)
+
+    def outcomes_of(waiter: InferenceServiceWaiter) -> Dict[str, Any]:
+        try:
+            return waiter.wait_all()
+        except AmlKserveError as error:
+            return {name: error for name in waiter.names}
+
+    if len(waiters) == 1:
+        return [outcomes_of(waiters[0])]
+    with ThreadPoolExecutor(max_workers=min(len(waiters), NAMESPACES_AT_ONCE), thread_name_prefix="wait") as pool:
+        return list(pool.map(outcomes_of, waiters))
 
 
 class _WarningEvents:

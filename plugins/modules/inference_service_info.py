@@ -13,8 +13,8 @@ description:
   - Gets InferenceServices by name or label selector in a namespace, each with a status summary (ready, URLs,
     conditions, model status, deployment mode, the rollout numbers of its predictor Deployments, and the predictor
     container as its Deployment runs it).
-  - With O(wait=true) it waits for the InferenceService O(name), or for all those in O(names), by WATCHING it, its predictor Deployments and their Pods, so
-    it returns within moments of the change. Every predictor Deployment must have rolled out as
+  - With O(wait=true) it waits for the InferenceService O(name), or for all those in O(names) or O(services), by
+    WATCHING it, its predictor Deployments and their Pods, so it returns within moments of the change. Every predictor Deployment must have rolled out as
     C(kubectl rollout status) judges, and KServe must report Ready.
   - KServe's C(status.observedGeneration) is the predictor Deployment's or Knative Service's counter, not the
     InferenceService's (kserve/kserve#6081), so it does not prove that KServe saw an update. Give O(baseline) (the
@@ -62,9 +62,35 @@ options:
     type: list
     elements: str
   namespace:
-    description: Namespace to look in.
+    description: Namespace to look in; required unless O(services) is given.
     type: str
-    required: true
+  services:
+    description:
+      - InferenceServices of several namespaces to get, or to wait for with O(wait=true), instead of O(namespace)
+        with O(name) or O(names).
+      - Each namespace is read with one list per kind. With O(wait=true) each namespace has its own wait, with one
+        watch per kind for its services, and the namespaces are waited on at the same time (up to 32 at once; a
+        namespace that has to wait for a free slot starts its O(wait_timeout) when its own wait starts). So a batch
+        that spans many namespaces waits about as long as its slowest namespace.
+      - A namespace that cannot be watched (RBAC, a lost connection) fails its own services with state V(failed) and
+        reason V(read); the other namespaces are waited on as usual. The task fails if any service is not ready,
+        once all of them have an outcome.
+      - O(wait_timeout), O(settle_seconds), O(trust_observed_generation), O(ready_when) and O(fail_when) apply to
+        every one of them.
+    type: list
+    elements: dict
+    suboptions:
+      namespace:
+        description: Its namespace.
+        type: str
+        required: true
+      name:
+        description: Its name.
+        type: str
+        required: true
+      baseline:
+        description: As O(baseline), for this service.
+        type: dict
   label_selector:
     description: Label selector, such as V(aml-model-repo=qwen2-7b), when neither O(name) nor O(names) is given.
     type: str
@@ -146,6 +172,14 @@ EXAMPLES = r"""
   register: wave
   ignore_errors: true
 
+- name: Wait for services of several namespaces, the namespaces at the same time
+  aml.kserve.inference_service_info:
+    services:
+      - {namespace: team-a, name: chat-a}
+      - {namespace: team-b, name: chat-b}
+    wait: true
+    wait_timeout: 900
+
 - name: Read before the apply, to prove afterwards that KServe rolled the change out
   aml.kserve.inference_service_info:
     name: qwen2-chat
@@ -183,8 +217,8 @@ inference_services:
       description: Ready for its current generation and every predictor Deployment rolled out.
       type: bool
     state:
-      description: V(ready), V(progressing), V(stopped) or V(failed); after a wait for O(names), V(failed) or
-        V(timeout) for those that are not ready.
+      description: V(ready), V(progressing), V(stopped) or V(failed); after a wait for O(names) or O(services),
+        V(failed) or V(timeout) for those that are not ready.
       type: str
     message:
       description: Why it is in that state.
@@ -303,14 +337,19 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import An
 from ansible_collections.aml.kserve.plugins.module_utils import _k8s, _readiness
 from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError, ValidationError, WaitFailed, WaitTimeout, as_result
 from ansible_collections.aml.kserve.plugins.module_utils._module import ArgumentSpec, run_module
-from ansible_collections.aml.kserve.plugins.module_utils._waiter import ISVC_LABEL, InferenceServiceWaiter
+from ansible_collections.aml.kserve.plugins.module_utils._waiter import ISVC_LABEL, InferenceServiceWaiter, wait_at_once
 
 SPEC = _k8s.CONNECTION_SPEC.merge(
     ArgumentSpec(
         {
             "name": {"type": "str"},
             "names": {"type": "list", "elements": "str"},
-            "namespace": {"type": "str", "required": True},
+            "namespace": {"type": "str"},
+            "services": {"type": "list", "elements": "dict", "options": {
+                "namespace": {"type": "str", "required": True},
+                "name": {"type": "str", "required": True},
+                "baseline": {"type": "dict"},
+            }},
             "label_selector": {"type": "str"},
             "wait": {"type": "bool", "default": False},
             "wait_timeout": {"type": "int", "default": 1800},
@@ -322,16 +361,20 @@ SPEC = _k8s.CONNECTION_SPEC.merge(
             "ready_when": {"type": "str"},
             "fail_when": {"type": "str"},
         },
-        mutually_exclusive=[("name", "names", "label_selector")],
-        required_if=[("wait", True, ("name", "names"), True)],
+        mutually_exclusive=[("name", "names", "label_selector", "services"), ("namespace", "services"),
+                            ("baseline", "baselines", "services")],
+        required_one_of=[("namespace", "services")],
+        required_if=[("wait", True, ("name", "names", "services"), True)],
     )
 )
 
 
 def services_result(client, params: dict, echo=None) -> dict:
     """The module's result; ``echo`` shows progress lines as they happen (the action plugin passes Display's)."""
-    namespace, name, names = params["namespace"], params["name"], params["names"]
     rules = wait_rules(params)  # a malformed expression fails here, before any request
+    if params["services"] is not None:
+        return _across_namespaces(client, params, rules, echo)
+    namespace, name, names = params["namespace"], params["name"], params["names"]
     result = {"changed": False}
     if params["pod_security"]:
         result["pod_security_level"] = client.pod_security_level(namespace)
@@ -339,10 +382,18 @@ def services_result(client, params: dict, echo=None) -> dict:
         result.update(_wait(client, namespace, name, names, params["wait_timeout"], echo, rules,
                             _baselines(name, params)))
         return result
+    summaries = _read(client, namespace, name, names, params["label_selector"])
+    result["inference_services"] = summaries
+    if name and summaries:
+        result["inference_service"] = summaries[0]
+    return result
+
+
+def _read(client, namespace: str, name=None, names=None, label_selector=None) -> list:
     if names is not None:
         services = [s for s in _k8s.items(client.list(_k8s.ISVC, namespace)) if s["metadata"]["name"] in names]
     else:
-        selector = None if name else params["label_selector"]
+        selector = None if name else label_selector
         field_selector = "metadata.name=" + name if name else None
         services = _k8s.items(client.list(_k8s.ISVC, namespace, label_selector=selector, field_selector=field_selector))
     found = [isvc["metadata"]["name"] for isvc in services]
@@ -353,10 +404,7 @@ def services_result(client, params: dict, echo=None) -> dict:
         owned = [d for d in deployments
                  if ((d.get("metadata") or {}).get("labels") or {}).get(ISVC_LABEL) == isvc["metadata"]["name"]]
         summaries.append(_readiness.summarize(isvc, owned))
-    result["inference_services"] = summaries
-    if name and summaries:
-        result["inference_service"] = summaries[0]
-    return result
+    return summaries
 
 
 def wait_rules(params: dict) -> _readiness.Rules:
@@ -401,24 +449,89 @@ def _wait(client, namespace: str, name, names, timeout: int, echo, rules=None, b
         report(summary["message"])
         return dict(inference_services=[summary], inference_service=summary, progress=progress,
                     waited=round(time.monotonic() - started, 3))
-    services, failed = [], []
     outcomes = waiter.wait_all()
-    for each in waiter.names:  # in the order asked, not the order they finished
-        outcome = outcomes[each]
-        if isinstance(outcome, AmlKserveError):
-            failed.append(outcome.msg)
-            state = "failed" if isinstance(outcome, WaitFailed) else "timeout"
-            services.append(dict(as_result(outcome), name=each, namespace=namespace, ready=False, state=state,
-                                 message=outcome.msg))
-        else:
-            services.append(outcome)
+    services = [_outcome_entry(namespace, each, outcomes[each]) for each in waiter.names]  # in the order asked
+    report(_tally(services))
+    return _after_wait(services, progress, started, "in " + namespace)
+
+
+def _across_namespaces(client, params: dict, rules, echo) -> dict:
+    """O(services): one read, or one wait, per namespace, the waits all at once."""
+    if params["pod_security"]:
+        raise ValidationError(["pod_security reads the level of one namespace: give namespace (and name or names), "
+                               "not services"])
+    by_namespace = {}
+    for service in params["services"]:
+        by_namespace.setdefault(service["namespace"], {})[service["name"]] = service.get("baseline")
+    if not params["wait"]:
+        found = {}
+        for namespace, names in by_namespace.items():
+            for summary in _read(client, namespace, names=list(names)):
+                found[(namespace, summary["name"])] = summary
+        return {"changed": False, "inference_services": [found[(s["namespace"], s["name"])] for s in params["services"]
+                                                         if (s["namespace"], s["name"]) in found]}
+    started = time.monotonic()
+    progress = []
+
+    def reporter(namespace: str, names: list):
+        where = namespace + "/" + names[0] if len(names) == 1 else namespace  # the waiter names a service among several
+
+        def report(line: str) -> None:
+            # interleaved across namespaces, so each line says where
+            elapsed = "{0:.1f}s".format(time.monotonic() - started)
+            progress.append("{0} {1}: {2}".format(elapsed, where, line))
+            if echo is not None:
+                echo("{0}: {1} {2}".format(where, elapsed, line))  # as the wait of one namespace shows it
+        return report
+
+    waiters = [InferenceServiceWaiter(client, namespace, list(records), params["wait_timeout"],
+                                      reporter(namespace, list(records)), rules=rules,
+                                      baselines={n: _readiness.Baseline.from_record(r) for n, r in records.items()})
+               for namespace, records in by_namespace.items()]
+    outcomes = {}
+    for waiter, found in zip(waiters, wait_at_once(client, waiters)):
+        outcomes[waiter.namespace] = found
+        if len(found) == 1 and not isinstance(found[waiter.names[0]], AmlKserveError):
+            waiter.progress(found[waiter.names[0]]["message"])  # as a wait for one service ends
+    services = [_outcome_entry(s["namespace"], s["name"], outcomes[s["namespace"]][s["name"]]) for s in params["services"]]
+    where = "in " + waiters[0].namespace if len(waiters) == 1 else "in {0} namespaces".format(len(waiters))
+    if len(services) > 1:
+        progress.append("{0:.1f}s {1} {2}".format(time.monotonic() - started, _tally(services), where))
+        if echo is not None:
+            echo(progress[-1])
+    return _after_wait(services, progress, started, where)
+
+
+def _outcome_entry(namespace: str, name: str, outcome) -> dict:
+    """A service's entry after a wait: its summary, or why it is not ready (KServe's reason, timeout, or read)."""
+    if not isinstance(outcome, AmlKserveError):
+        return outcome
+    if isinstance(outcome, WaitFailed):
+        state, reason = "failed", outcome.reason
+    elif isinstance(outcome, WaitTimeout):
+        state, reason = "timeout", outcome.details.get("reason") or "timeout"
+    else:  # the namespace could not be watched (RBAC, a lost apiserver)
+        state, reason = "failed", "read"
+    return dict(as_result(outcome), name=name, namespace=namespace, ready=False, state=state, reason=reason,
+                message=outcome.msg)
+
+
+def _tally(services: list) -> str:
+    failed = sum(1 for s in services if s.get("state") in ("failed", "timeout"))
     stopped = sum(1 for s in services if s.get("state") == _readiness.STOPPED)
-    report("{0} of {1} ready{2}".format(len(services) - len(failed) - stopped, len(services),
-                                        ", {0} stopped".format(stopped) if stopped else ""))
+    return "{0} of {1} ready{2}".format(len(services) - failed - stopped, len(services),
+                                        ", {0} stopped".format(stopped) if stopped else "")
+
+
+def _after_wait(services: list, progress: list, started: float, where: str) -> dict:
     summary = dict(inference_services=services, progress=progress, waited=round(time.monotonic() - started, 3))
+    failed = [s for s in services if s.get("state") in ("failed", "timeout")]
     if failed:
-        raise WaitFailed("{0} of {1} InferenceServices in {2} are not ready: {3}".format(
-            len(failed), len(services), namespace, "; ".join(failed)), "NotReady", **summary)
+        reasons = {s.get("reason") for s in failed}
+        raise WaitFailed("{0} of {1} InferenceServices {2} are not ready: {3}".format(
+            len(failed), len(services), where, "; ".join(s["message"] for s in failed)),
+            # their reason when they share one (KServe's, such as ModelLoadFailed), else NotReady
+            reasons.pop() if len(reasons) == 1 and None not in reasons else "NotReady", **summary)
     return summary
 
 

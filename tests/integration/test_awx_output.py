@@ -64,14 +64,16 @@ def test_json_callback_stdout_parses_whole_with_the_progress_on_stderr(stage, mo
     key = f"{stage.namespace}/{vars_['isvc_name']}"
     assert document["global_custom_stats"]["isvc_results"][key]["ready"] is True
     assert document["stats"]["localhost"]["failures"] == 0
-    # one wait task for the play batch, a loop over its namespaces: here one item, this service's
+    # one wait task for the play batch, an item per cluster and wait rules: here one item, this service's
     wait = [result for play in document["plays"] for task in play["tasks"]
             if task["task"]["name"].endswith("Wait for Ready and the rollout of its deployments")
             for result in task["hosts"]["localhost"]["results"]]
-    assert len(wait) == 1 and wait[0]["inference_service"]["ready"] is True
-    # The progress lines, live, on stderr: the same lines as the result's progress, in order.
-    shown = [line.split(": ", 1)[1] for line in proc.stderr.splitlines() if PROGRESS.match(line)]
-    assert shown == wait[0]["progress"] and len(shown) >= 2, proc.stderr
+    assert len(wait) == 1 and [s["ready"] for s in wait[0]["inference_services"]] == [True]
+    assert wait[0]["progress"][-1].endswith(f" {key}: Ready and rolled out"), wait[0]["progress"]
+    # The progress lines, live, on stderr: the same lines as the result's progress ("1.5s ns/name: ..."), in order.
+    shown = [line for line in proc.stderr.splitlines() if PROGRESS.match(line)]
+    assert ([line.split(": ", 1)[1] for line in shown] == [line.replace(f" {key}:", "", 1) for line in wait[0]["progress"]]
+            and len(shown) >= 2), proc.stderr
     assert all(line.startswith(f"{key}: ") for line in proc.stderr.splitlines() if PROGRESS.match(line))
     assert not PROGRESS.search(proc.stdout.replace('"', "\n"))  # quoted inside the result only, never a bare line
 

@@ -150,6 +150,47 @@ def test_names_wait_for_several_with_one_watch_per_kind(kube, kube_env, simulato
     assert sorted(listed) == ["deployments", "inferenceservices"], listed
 
 
+def test_services_of_several_namespaces_are_waited_on_at_once(kube, kube_env, simulator, namespace):
+    """services: a wait per namespace, the namespaces at the same time, each service with its own outcome."""
+    other = namespace[:45] + "-other"
+    kubernetes.client.CoreV1Api(kube.api_client()).create_namespace({"metadata": {"name": other}})
+    create_isvc(kube, namespace, "one", {READY_AFTER: "3"})
+    create_isvc(kube, other, "two", {READY_AFTER: "1"})
+    create_isvc(kube, other, "broken", {SCENARIO: "fail-load", READY_AFTER: "1"})
+    asked = [{"namespace": other, "name": "broken"}, {"namespace": namespace, "name": "one"},
+             {"namespace": other, "name": "two"}]
+    mark = kube.audit_mark()
+    run = run_module("inference_service_info", {"services": asked, "wait": True, "wait_timeout": 60}, kube_env)
+    assert run.rc != 0
+    assert run.result["msg"].startswith(f"1 of 3 InferenceServices in 2 namespaces are not ready: "
+                                        f"InferenceService {other}/broken failed:"), run.result["msg"]
+    found = [(s["namespace"], s["name"], s["ready"], s["state"]) for s in run.result["inference_services"]]
+    assert found == [(other, "broken", False, "failed"), (namespace, "one", True, "ready"), (other, "two", True, "ready")]
+    assert run.result["inference_services"][0]["last_failure_info"]["reason"] == "ModelLoadFailed"
+    assert run.result["progress"][-1].endswith(" 2 of 3 ready in 2 namespaces"), run.result["progress"]
+    events = kube.audit_events_since(mark)
+    ours = [e for e in events if e["user"]["username"] == "aml-admin"
+            and not e.get("userAgent", "").startswith("aml-kserve-simulator")]
+    # one wait per namespace: one list of each kind there (the failed one's namespace also lists its events)
+    lists = sorted((e["objectRef"]["namespace"] == other, e["objectRef"]["resource"]) for e in ours if e["verb"] == "list")
+    assert lists == [(False, "deployments"), (False, "inferenceservices"), (False, "pods"),
+                     (True, "deployments"), (True, "events"), (True, "inferenceservices"), (True, "pods")], lists
+    # at once: the other namespace was listed before KServe (the simulator) made "one" ready, 3 s after it was created
+    other_listed = min(e["requestReceivedTimestamp"] for e in ours if e["verb"] == "list"
+                       and e["objectRef"]["namespace"] == other and e["objectRef"]["resource"] == "inferenceservices")
+    one_ready = max(e["requestReceivedTimestamp"] for e in events if e.get("userAgent", "").startswith("aml-kserve-simulator")
+                    and e["verb"] in ("update", "patch") and (e.get("objectRef") or {}).get("name") == "one"
+                    and (e.get("objectRef") or {}).get("subresource") == "status")
+    assert other_listed < one_ready
+    # without wait: one read per namespace, in the order asked
+    got = run_module("inference_service_info", {"services": asked}, kube_env)
+    assert got.rc == 0, got.output
+    assert [(s["namespace"], s["name"]) for s in got.result["inference_services"]] == [(a["namespace"], a["name"]) for a in asked]
+    # services replaces namespace, name and names
+    both = run_module("inference_service_info", {"services": asked, "namespace": namespace}, kube_env)
+    assert both.rc != 0 and "mutually exclusive: namespace|services" in both.result["msg"], both.result["msg"]
+
+
 def _account_without_pods_or_events(kube, namespace: str, tmp_path) -> dict[str, str]:
     """A ServiceAccount allowed get/list/watch on InferenceServices and Deployments only; the env of a kubeconfig for it."""
     rbac = kubernetes.client.RbacAuthorizationV1Api(kube.api_client())

@@ -205,21 +205,28 @@ def test_model_and_runtime_failures_are_their_services_own():
     assert _batch.ownership_groups(done) == []
 
 
-def test_outcomes_from_apply_and_wait_one_wait_per_namespace_and_timeout():
+def test_outcomes_from_apply_and_wait_one_wait_per_cluster_timeout_and_rules():
     done = owned(prepared({"a": service("a"), "b": service("b", isvc_wait_timeout=60), "c": service("c"),
                            "d": service("d", "ns2")}))
     apply = {"results": [{"item": done["apply"][0], "changed": True, "result": {"results": [
         {"changed": True, "result": APPLIED}, {"changed": True, "result": APPLIED}, {"error": {"msg": "409 Conflict"}},
         {"changed": False, "result": APPLIED}]}}]}
     waits = _batch.waits(done, apply)
-    assert [(w["cluster"], w["namespace"], w["timeout"], w["names"]) for w in waits] == [
-        ("c1", "ns1", 60, ["b"]), ("c1", "ns1", 1800, ["a"]), ("c1", "ns2", 1800, ["d"])]
-    assert waits[0]["baselines"] == {"b": {"exists": False}}, "not there before the apply"
+    # c failed its apply: not waited for; a and d share their rules across two namespaces, b has its own timeout
+    assert [(w["cluster"], w["timeout"], w["label"], [(s["namespace"], s["name"]) for s in w["services"]])
+            for w in waits] == [("c1", 60, "ns1/b", [("ns1", "b")]),
+                                ("c1", 1800, "2 InferenceServices in 2 namespaces", [("ns1", "a"), ("ns2", "d")])]
+    assert waits[0]["services"][0]["baseline"] == {"exists": False}, "not there before the apply"
     assert (waits[0]["settle_seconds"], waits[0]["ready_when"]) == (DEFAULTS["isvc_wait_settle_seconds"], None)
+    unreachable = "Cannot reach the Kubernetes API while watching InferenceService"
     waited = {"results": [
+        # a failure of the task as a whole has no entry per service: its message is each one's
         {"item": waits[0], "failed": True, "msg": "InferenceService ns1/b was not ready after 60 s", "status": {}},
-        {"item": waits[1], "inference_services": [{"name": "a", "ready": True, "url": "http://a.example"}]},
-        {"item": waits[2], "failed": True, "msg": "Cannot reach the Kubernetes API"}]}
+        # the namespace ns2 could not be watched; ns1's service is ready all the same
+        {"item": waits[1], "failed": True, "msg": "1 of 2 InferenceServices in 2 namespaces are not ready: " + unreachable,
+         "inference_services": [{"namespace": "ns1", "name": "a", "ready": True, "state": "ready", "url": "http://a.example"},
+                                {"namespace": "ns2", "name": "d", "ready": False, "state": "failed", "reason": "read",
+                                 "message": unreachable, "msg": unreachable}]}]}
     found = _batch.outcomes(done, apply, waited, {}, now=0.0)
     assert "failed" not in found["a"] and found["a"]["ready"] is True and found["a"]["changed"] is True
     assert found["a"]["msg"].startswith("ns1/a: ready, amlmodels/m@v1 on vllm-rt (RawDeployment)")
@@ -227,7 +234,7 @@ def test_outcomes_from_apply_and_wait_one_wait_per_namespace_and_timeout():
                               message="InferenceService ns1/b was not ready after 60 s")
     assert (found["b"]["reason"], found["c"]["reason"], found["d"]["reason"]) == ("timeout", "apply", "read")
     assert found["c"]["msg"] == "Cannot apply InferenceService ns1/c: 409 Conflict"
-    assert found["d"]["msg"] == "Cannot reach the Kubernetes API"
+    assert found["d"]["msg"] == unreachable
     stats = _batch.stats(found)
     assert sorted(stats) == ["ns1/a", "ns1/b", "ns1/c", "ns2/d"] and stats["ns1/c"]["failed"] is True
 

@@ -563,3 +563,64 @@ def test_stopped_is_an_outcome_of_its_own() -> None:
     wait, _lines = waiter(client, ["qwen"])
     result = wait.wait()
     assert (result["ready"], result["state"]) == (False, "stopped")
+
+
+# -- waits of several namespaces at once ---------------------------------------------------------------------------
+
+
+class Namespaces:
+    """One FakeKube per namespace behind one client, as one KubeClient serves a batch's namespaces."""
+
+    def __init__(self, **by_namespace: FakeKube) -> None:
+        self.by_namespace = by_namespace
+        self.discovered: List[tuple] = []
+        self.kept: List[int] = []
+
+    def resource(self, kind: str, api_version: str) -> None:
+        self.discovered.append((kind, api_version))
+
+    def keep_connections(self, count: int) -> None:
+        self.kept.append(count)
+
+    def list(self, kind_version: tuple, namespace: Optional[str] = None, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        return self.by_namespace[namespace].list(kind_version, namespace, *args, **kwargs)
+
+    def watch(self, kind_version: tuple, namespace: Optional[str], *args: Any, **kwargs: Any) -> Any:
+        return self.by_namespace[namespace].watch(kind_version, namespace, *args, **kwargs)
+
+
+def test_namespaces_are_waited_on_at_once_and_one_that_cannot_be_read_fails_alone() -> None:
+    team_b = FakeKube(lists={"InferenceService": [[isvc("llama", "progressing")]], "Deployment": [[deployment("llama")]],
+                             "Pod": [[pod("llama")]]},
+                      watches={"InferenceService": [[event("MODIFIED", isvc("llama", "ready", rv="300"))]]})
+    # qwen in team-a becomes ready only once team-b's wait has listed: waits one after the other would time it out
+    team_a = FakeKube(lists={"InferenceService": [[isvc("qwen", "progressing")]], "Deployment": [[deployment("qwen")]],
+                             "Pod": [[pod("qwen")]]},
+                      watches={"InferenceService": [[then(lambda: team_b.wait_list_count("InferenceService", 1),
+                                                          event("MODIFIED", isvc("qwen", "ready", rv="300")))]]})
+    team_c = FakeKube(lists={"InferenceService": [forbidden("InferenceService")], "Deployment": [[]], "Pod": [[]]})
+    client = Namespaces(**{"team-a": team_a, "team-b": team_b, "team-c": team_c})
+    lines: List[str] = []
+    waiters = [_waiter.InferenceServiceWaiter(client, ns, names, 3.0, lines.append)
+               for ns, names in (("team-a", ["qwen"]), ("team-b", ["llama"]), ("team-c", ["mistral", "phi"]))]
+    started = time.monotonic()
+    found = _waiter.wait_at_once(client, waiters)
+    assert time.monotonic() - started < 2.5, "not one after the other"
+    assert [sorted(f) for f in found] == [["qwen"], ["llama"], ["mistral", "phi"]], "in the order of the waiters"
+    assert (found[0]["qwen"]["ready"], found[1]["llama"]["ready"]) == (True, True)
+    assert found[2]["mistral"] is found[2]["phi"] and isinstance(found[2]["phi"], KubernetesError)
+    assert found[2]["phi"].details["status"] == 403
+    # discovery once, before the threads; a pool of connections for three watches a namespace
+    assert client.discovered[:4] == [ISVC, DEPLOYMENT, POD, EVENT] and client.kept == [3 * 3 + 4]
+
+
+def test_more_namespaces_than_slots_each_get_their_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_waiter, "NAMESPACES_AT_ONCE", 2)
+    spaces = {"ns{0}".format(i): FakeKube(lists={"InferenceService": [[isvc("m{0}".format(i))]],
+                                                 "Deployment": [[deployment("m{0}".format(i))]], "Pod": [[]]})
+              for i in range(5)}
+    client = Namespaces(**spaces)
+    waiters = [_waiter.InferenceServiceWaiter(client, ns, ["m" + ns[2:]], 3.0, lambda line: None) for ns in spaces]
+    found = _waiter.wait_at_once(client, waiters)
+    assert [f["m{0}".format(i)]["ready"] for i, f in enumerate(found)] == [True] * 5
+    assert all(space.list_count["InferenceService"] == 1 for space in spaces.values())
