@@ -126,6 +126,7 @@ def test_one_failing_service_does_not_hide_the_others(kube, fleet, tmp_path):
     assert "11 of 12 deployed; 1 failed; 0 skipped" in run.output
     assert recap(run.output)["one-1-2"]["failed"] == 1
     assert [h for h, counts in recap(run.output).items() if counts["failed"]] == ["one-1-2"]
+    assert "TASK [aml.kserve.isvc : Summary]" in run.output, "a batch with a failure runs the summary"
 
 
 def test_wave_stop_with_max_fail_percentage_zero(kube, fleet, tmp_path):
@@ -190,6 +191,8 @@ def test_waves_one_then_a_quarter_then_the_rest(kube, fleet, tmp_path):
     assert patched[0] == hosts[0]
     assert set(patched[1:3]) == set(hosts[1:3])
     assert set(patched[3:]) == set(hosts[3:])
+    # no batch had a failed service: each ended after its report, no host ran the role's summary
+    assert "TASK [aml.kserve.isvc : Summary]" not in run.output and run.output.count("TASK [Summary]") == 3, run.output[-3000:]
 
 
 def test_render_only_writes_manifests_and_no_cluster_writes(kube, gitlab, fleet, tmp_path):
