@@ -14,8 +14,8 @@ description:
     conditions, model status, deployment mode, the rollout numbers of its predictor Deployments, and the predictor
     container as its Deployment runs it).
   - With O(wait=true) it waits for the InferenceService O(name), or for all those in O(names) or O(services), by
-    WATCHING it, its predictor Deployments and their Pods, so it returns within moments of the change. Every predictor Deployment must have rolled out as
-    C(kubectl rollout status) judges, and KServe must report Ready.
+    WATCHING it, its predictor Deployments and their Pods, so it returns within moments of the change. Every
+    predictor Deployment must have rolled out as C(kubectl rollout status) judges, and KServe must report Ready.
   - KServe's C(status.observedGeneration) is the predictor Deployment's or Knative Service's counter, not the
     InferenceService's (kserve/kserve#6081), so it does not prove that KServe saw an update. Give O(baseline) (the
     RV(inference_services[].baseline) of a read before the apply) and the wait accepts Ready only once KServe has pushed
