@@ -17,7 +17,6 @@ import json
 from typing import Any, Callable, Dict, List, Mapping
 
 from ansible_collections.aml.kserve.plugins.module_utils import _batch
-from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC
 
 PACKED = ("services", "existing", "removal_services")
 
@@ -43,10 +42,14 @@ def _batch_step(step: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _isvc_plan(hosts: List[str], hostvars: Mapping[str, Any], role_options: Mapping[str, Any]) -> Dict[str, Any]:
+    from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC  # see above
+
     return _pack(_batch.plan({host: hostvars[host]["__isvc_inputs"] for host in hosts}, role_options, RENDER_SPEC))
 
 
 def _prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, Any]:
+    from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC  # see above
+
     return _batch.prepare(batch, models, runtimes, RENDER_SPEC)
 
 

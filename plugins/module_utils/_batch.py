@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import xml.etree.ElementTree as ET
 from typing import Any, Dict, List, Mapping, Tuple
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -25,8 +24,6 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.aml.kserve.plugins.module_utils import _role_checks
 from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError
 from ansible_collections.aml.kserve.plugins.module_utils._kube_errors import kube_error_message
-from ansible_collections.aml.kserve.plugins.module_utils._ownership import apply_problem
-from ansible_collections.aml.kserve.plugins.module_utils._render import render_result
 from ansible_collections.aml.kserve.plugins.module_utils._role_checks import flag
 
 CONFIG_MAP = "aml-image-builder-config"
@@ -88,6 +85,8 @@ _VALIDATORS: Dict[int, ArgumentSpecValidator] = {}
 def render(values: Mapping[str, Any], model: Mapping[str, Any], runtime: Mapping[str, Any], spec: Any) -> Dict[str, Any]:
     """Render as the inference_service module does, with ``spec``, its ArgumentSpec (the filter plugin passes it: a
     module_utils may not import a module), and its code; ``error`` in the role's terms."""
+    from ansible_collections.aml.kserve.plugins.module_utils._render import render_result  # when used: see filter/_isvc.py
+
     validator = _VALIDATORS.get(id(spec))
     if validator is None:
         validator = _VALIDATORS[id(spec)] = ArgumentSpecValidator(**spec.module_kwargs())
@@ -527,6 +526,8 @@ def _apply_results(registered: Mapping[str, Any]) -> List[Dict[str, Any]]:
 def applied(registered: Any, services: Mapping[str, Service]) -> Dict[str, Dict[str, Any]]:
     """Each applied service's apply outcome by host: ``changed``, and ``error`` (empty when applied) in words that
     say what happened to the object and what to do (the apiserver's raw answer stays in the registered result)."""
+    from ansible_collections.aml.kserve.plugins.module_utils._ownership import apply_problem  # when used: see filter/_isvc.py
+
     found: Dict[str, Dict[str, Any]] = {}
     for group in _registered(registered):
         results = _apply_results(group)
@@ -668,6 +669,8 @@ def report(results: Mapping[str, Mapping[str, Any]], hosts: List[str]) -> List[D
 
 def junit_xml(lines: List[Mapping[str, Any]], suite: str = "aml.kserve batch_deploy") -> str:
     """The report as JUnit XML: one testcase per service (failed ones marked)."""
+    import xml.etree.ElementTree as ET  # when used: 18 ms to import, for the report only
+
     root = ET.Element("testsuites")
     failed = [o for o in lines if o.get("result") == "failed"]
     skipped = [o for o in lines if o.get("result") == "skipped"]

@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional
 
 from ansible_collections.aml.kserve.plugins.module_utils._errors import ValidationError
-from ansible_collections.aml.kserve.plugins.module_utils._readiness import compile_expression
-from ansible_collections.aml.kserve.plugins.module_utils._render import repeated_args_warning
 
 RAW_MODES = ("RawDeployment", "Standard")
 POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce"
@@ -29,6 +27,8 @@ def render_problem(message: str) -> str:
 
 def render_warnings(rendered: Mapping[str, Any]) -> List[str]:
     """What the role warns about in a render result (the inference_service module's), in the role's terms."""
+    from ansible_collections.aml.kserve.plugins.module_utils._render import repeated_args_warning  # when used: see filter/_isvc.py
+
     repeated = list(rendered.get("repeated_args") or [])
     return [repeated_args_warning(repeated, "isvc_inherit_runtime_container")] if repeated else []
 
@@ -98,6 +98,8 @@ def _float(values: Mapping[str, Any], key: str) -> float:
 
 def _expression_problems(values: Mapping[str, Any]) -> List[str]:
     """isvc_ready_when and isvc_fail_when compiled, so a malformed one fails before any request."""
+    from ansible_collections.aml.kserve.plugins.module_utils._readiness import compile_expression  # when used: see filter/_isvc.py
+
     problems: List[str] = []
     for variable in ("isvc_ready_when", "isvc_fail_when"):
         try:

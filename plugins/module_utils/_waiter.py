@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from ansible_collections.aml.kserve.plugins.module_utils import _readiness
 from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError, KubernetesError, WaitFailed, WaitTimeout
@@ -36,19 +36,23 @@ RECONNECT_DELAY = 0.5       # after a lost connection, before listing again
 PROGRESS_EVERY = 15.0       # seconds between progress lines when nothing changes
 NAMESPACES_AT_ONCE = 32     # namespaces waited on at the same time by wait_at_once (three watches each)
 WATCHED = (ISVC, DEPLOYMENT, POD, EVENT)
+WAITED = (ISVC, DEPLOYMENT, POD)  # a waiter judges once it has a snapshot of each
 
 
 class _Watch(threading.Thread):
-    """List, then watch from the list's resourceVersion; on expiry or a lost connection, list again."""
+    """List, then watch from the list's resourceVersion; on expiry or a lost connection, list again. ``namespace``
+    None: across namespaces."""
 
-    def __init__(self, client: KubeClient, kind_version: Tuple[str, str], namespace: str, events: "queue.Queue[Any]",
-                 stop: threading.Event, field_selector: Optional[str] = None, label_selector: Optional[str] = None,
-                 optional: bool = False) -> None:
+    def __init__(self, client: KubeClient, kind_version: Tuple[str, str], namespace: Optional[str],
+                 events: Union["queue.Queue[Any]", "_ClusterWatches"], stop: threading.Event,
+                 field_selector: Optional[str] = None, label_selector: Optional[str] = None, optional: bool = False,
+                 listing: Optional[Dict[str, Any]] = None) -> None:
         super().__init__(daemon=True, name="watch-" + kind_version[0])
         self.client, self.kind_version, self.namespace = client, kind_version, namespace
         self.events, self.stop_event = events, stop
         self.field_selector, self.label_selector = field_selector, label_selector
         self.optional = optional
+        self.listing = listing  # the first list, when the caller has made it
         self.restarts = 0
 
     def list_now(self) -> Optional[str]:
@@ -60,12 +64,15 @@ class _Watch(threading.Thread):
                 self.events.put(("skipped", self.kind_version[0], str(err)))
                 return None
             raise
+        return self._snapshot(listing)
+
+    def _snapshot(self, listing: Dict[str, Any]) -> Optional[str]:
         self.events.put(("snapshot", self.kind_version[0], items(listing)))
         return (listing.get("metadata") or {}).get("resourceVersion")
 
     def run(self) -> None:
         try:
-            version = self.list_now()
+            version = self._snapshot(self.listing) if self.listing is not None else self.list_now()
         except KubernetesError as err:
             self.events.put(("error", self.kind_version[0], err))
             return
@@ -168,17 +175,19 @@ class InferenceServiceWaiter:
             raise outcome
         return outcome
 
-    def wait_all(self) -> Dict[str, Any]:
-        """Each name's outcome: its summary when ready or stopped, else the WaitFailed or WaitTimeout that says why not."""
+    def wait_all(self, events: "Optional[queue.Queue[Any]]" = None) -> Dict[str, Any]:
+        """Each name's outcome: its summary when ready or stopped, else the WaitFailed or WaitTimeout that says why not.
+        ``events``: this namespace's share of watches over the whole cluster (wait_at_once), instead of its own."""
         self.started = self.clock()
         deadline = self.started + self.timeout
-        events: "queue.Queue[Any]" = queue.Queue()
         stop = threading.Event()
-        watches = self._watches(events, stop)
-        for kind_version in WATCHED:
-            self.client.resource(*kind_version)  # discovery once, before the threads share the client
-        for watch in watches:
-            watch.start()
+        if events is None:
+            events = queue.Queue()
+            watches = self._watches(events, stop)
+            for kind_version in WATCHED:
+                self.client.resource(*kind_version)  # discovery once, before the threads share the client
+            for watch in watches:
+                watch.start()
         snapshots = set()
         outcomes: Dict[str, Any] = {}
         last_message: Dict[str, str] = {}
@@ -193,7 +202,7 @@ class InferenceServiceWaiter:
                             outcomes[name] = self._timeout(name, last_message.get(name, ""), warnings)
                     break
                 pending = [n for n in self.names if n not in outcomes]
-                settle = self._settle_left(pending) if len(snapshots) == len(watches) else None
+                settle = self._settle_left(pending) if len(snapshots) == len(WAITED) else None
                 wake = min(remaining, PROGRESS_EVERY, settle + 0.01 if settle is not None else PROGRESS_EVERY)
                 try:
                     what, kind, payload = events.get(timeout=wake)
@@ -210,7 +219,7 @@ class InferenceServiceWaiter:
                 self._apply(what, kind, payload)
                 if what in ("snapshot", "skipped"):
                     snapshots.add(kind)
-                if len(snapshots) < len(watches) or not events.empty():
+                if len(snapshots) < len(WAITED) or not events.empty():
                     continue  # judge on a complete, current picture
                 if self._judge(pending, outcomes, last_message, self.clock() - last_progress >= PROGRESS_EVERY):
                     last_progress = self.clock()
@@ -272,24 +281,87 @@ class InferenceServiceWaiter:
 
 def wait_at_once(client: KubeClient, waiters: Sequence[InferenceServiceWaiter]) -> List[Dict[str, Any]]:
     """``wait_all`` of each waiter (one namespace each), all at the same time on one client: a batch over many
-    namespaces waits as long as its slowest namespace, not as long as all of them in turn. At most NAMESPACES_AT_ONCE
-    run together; a namespace that has to wait for a free slot starts its own timeout when it starts. A waiter that
-    cannot go on (RBAC, a lost apiserver) has its error as the outcome of each of its names; the others go on."""
+    namespaces waits as long as its slowest namespace, not as long as all of them in turn. With several namespaces,
+    one list and one watch per kind for the whole cluster feed every waiter (_ClusterWatches), where the credentials
+    allow it; else each namespace has its own. At most NAMESPACES_AT_ONCE are judged together; a namespace that has to
+    wait for a free slot starts its own timeout when it starts. A waiter that cannot go on (RBAC, a lost apiserver) has
+    its error as the outcome of each of its names; the others go on."""
     for kind_version in WATCHED:
         client.resource(*kind_version)  # discovery once, before the threads share the client
-    # three watches a namespace, and those of finished namespaces still open until the server ends them
-    client.keep_connections(3 * len(waiters) + 4)
+    shared = _ClusterWatches.start(client, waiters) if len({w.namespace for w in waiters}) > 1 else None
+    # a namespace's own watches: three each, and those of finished namespaces still open until the server ends them
+    client.keep_connections(len(WAITED) + 4 if shared else len(WAITED) * len(waiters) + 4)
 
     def outcomes_of(waiter: InferenceServiceWaiter) -> Dict[str, Any]:
         try:
-            return waiter.wait_all()
+            return waiter.wait_all(shared.events_of(waiter) if shared else None)
         except AmlKserveError as error:
             return {name: error for name in waiter.names}
+        finally:
+            if shared:
+                shared.done(waiter)
 
-    if len(waiters) == 1:
-        return [outcomes_of(waiters[0])]
-    with ThreadPoolExecutor(max_workers=min(len(waiters), NAMESPACES_AT_ONCE), thread_name_prefix="wait") as pool:
-        return list(pool.map(outcomes_of, waiters))
+    try:
+        if len(waiters) == 1:
+            return [outcomes_of(waiters[0])]
+        with ThreadPoolExecutor(max_workers=min(len(waiters), NAMESPACES_AT_ONCE), thread_name_prefix="wait") as pool:
+            return list(pool.map(outcomes_of, waiters))
+    finally:
+        if shared:
+            shared.stop.set()
+
+
+class _ClusterWatches:
+    """One watch per kind over all namespaces, each event handed to the waiter of its object's namespace: a wait over
+    50 namespaces sends 3 lists and 3 watches (and their renewals), not 150 of each. A list is split into one snapshot
+    per namespace (empty where it found nothing); a restart, an error or a skipped kind goes to every waiter."""
+
+    def __init__(self, queues: Dict[str, "queue.Queue[Any]"]) -> None:
+        self.queues = queues
+        self.stop = threading.Event()
+
+    @classmethod
+    def start(cls, client: KubeClient, waiters: Sequence[InferenceServiceWaiter]) -> "Optional[_ClusterWatches]":
+        """The watches, started; None when a kind cannot be listed across namespaces (a Role per namespace): then each
+        namespace is watched on its own, as its credentials allow."""
+        names = sorted({name for waiter in waiters for name in waiter.names})
+        selector = "{0} in ({1})".format(ISVC_LABEL, ",".join(names))
+        selectors = {ISVC: None, DEPLOYMENT: selector, POD: selector}
+        listings = {}
+        for kind_version in WAITED:
+            try:
+                listings[kind_version] = client.list(kind_version, None, selectors[kind_version])
+            except KubernetesError:
+                return None
+        shared = cls({waiter.namespace: queue.Queue() for waiter in waiters})
+        for kind_version in WAITED:
+            _Watch(client, kind_version, None, shared, shared.stop, label_selector=selectors[kind_version],
+                   optional=kind_version == POD, listing=listings[kind_version]).start()
+        return shared
+
+    def events_of(self, waiter: InferenceServiceWaiter) -> "queue.Queue[Any]":
+        return self.queues[waiter.namespace]
+
+    def done(self, waiter: InferenceServiceWaiter) -> None:
+        self.queues.pop(waiter.namespace, None)  # its events are no longer kept
+
+    def put(self, event: Tuple[str, str, Any]) -> None:
+        """What a _Watch sends to its queue, routed by namespace."""
+        what, kind, payload = event
+        queues = dict(self.queues)  # a waiter may finish meanwhile
+        if what == "snapshot":
+            split: Dict[str, List[Dict[str, Any]]] = {namespace: [] for namespace in queues}
+            for obj in payload:
+                split.get((obj.get("metadata") or {}).get("namespace"), []).append(obj)
+            for namespace, events in queues.items():
+                events.put((what, kind, split[namespace]))
+        elif what in ("ADDED", "MODIFIED", "DELETED"):
+            events = queues.get((payload.get("metadata") or {}).get("namespace"))
+            if events is not None:
+                events.put(event)
+        else:
+            for events in queues.values():
+                events.put(event)
 
 
 class _WarningEvents:

@@ -68,10 +68,13 @@ options:
     description:
       - InferenceServices of several namespaces to get, or to wait for with O(wait=true), instead of O(namespace)
         with O(name) or O(names).
-      - Each namespace is read with one list per kind. With O(wait=true) each namespace has its own wait, with one
-        watch per kind for its services, and the namespaces are waited on at the same time (up to 32 at once; a
-        namespace that has to wait for a free slot starts its O(wait_timeout) when its own wait starts). So a batch
-        that spans many namespaces waits about as long as its slowest namespace.
+      - Each namespace is read with one list per kind. With O(wait=true) the namespaces are waited on at the same
+        time (up to 32 judged at once; a namespace that has to wait for a free slot starts its O(wait_timeout) when
+        its own wait starts), so a batch that spans many namespaces waits about as long as its slowest namespace.
+      - With O(wait=true) and services in two namespaces or more, one list and one watch per kind (InferenceServices,
+        and the Deployments and Pods labelled with the services' names) cover the whole cluster, if the identity may
+        list them across namespaces (a ClusterRole). If it may not (a Role per namespace), each namespace is listed
+        and watched on its own, with one watch per kind for its services.
       - A namespace that cannot be watched (RBAC, a lost connection) fails its own services with state V(failed) and
         reason V(read); the other namespaces are waited on as usual. The task fails if any service is not ready,
         once all of them have an outcome.

@@ -106,8 +106,10 @@ def test_twelve_services_in_three_namespaces(kube, gitlab, fleet, tmp_path):
     assert by_resource.get(("get", "configmaps", True)) == 3 and ("list", "configmaps", False) not in by_resource
     assert by_resource.get(("get", "secrets", True)) == 3 and ("list", "secrets", False) not in by_resource
     assert by_resource.get(("get", "namespaces", True)) == 3 and ("list", "namespaces", False) not in by_resource
-    # per namespace: one list of what exists, one by the wait before it watches
-    assert by_resource.get(("list", "inferenceservices", False)) == 6
+    # per namespace: one list of what exists; then the wait's one list of each kind across the three namespaces
+    assert by_resource.get(("list", "inferenceservices", False)) == 3 + 1
+    assert by_resource.get(("list", "deployments", False)) == 1 and by_resource.get(("list", "pods", False)) == 1
+    assert [e["objectRef"] for e in events if e["verb"] == "watch" and e["objectRef"].get("namespace")] == []
     assert by_resource.get(("list", "clusterservingruntimes", False)) == 1
     assert by_resource.get(("patch", "inferenceservices", True)) == 12
 

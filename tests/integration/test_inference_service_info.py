@@ -150,8 +150,33 @@ def test_names_wait_for_several_with_one_watch_per_kind(kube, kube_env, simulato
     assert sorted(listed) == ["deployments", "inferenceservices"], listed
 
 
-def test_services_of_several_namespaces_are_waited_on_at_once(kube, kube_env, simulator, namespace):
-    """services: a wait per namespace, the namespaces at the same time, each service with its own outcome."""
+def _account_with_a_role_in(kube, namespaces: list[str], tmp_path) -> dict[str, str]:
+    """A ServiceAccount (in the first namespace) with a Role in each namespace to read and watch what a wait reads,
+    as an identity without cluster-wide rights has; the env of a kubeconfig for it."""
+    rbac = kubernetes.client.RbacAuthorizationV1Api(kube.api_client())
+    token = kube.service_account_token(namespaces[0], "waiter")
+    for ns in namespaces:
+        rbac.create_namespaced_role(ns, {"metadata": {"name": "isvc-wait"}, "rules": [
+            {"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["pods", "events"], "verbs": ["get", "list", "watch"]}]})
+        rbac.create_namespaced_role_binding(ns, {
+            "metadata": {"name": "isvc-wait"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "isvc-wait"},
+            "subjects": [{"kind": "ServiceAccount", "name": "waiter", "namespace": namespaces[0]}]})
+    return {"K8S_AUTH_KUBECONFIG": str(kube.write_kubeconfig(tmp_path / "waiter", token, "waiter"))}
+
+
+def _ours(kube, mark: int, user: str, verb: str) -> list[tuple[str | None, str]]:
+    """(namespace, resource) of each ``verb`` request by ``user``, the simulator's own left out."""
+    return sorted(((e["objectRef"].get("namespace"), e["objectRef"]["resource"]) for e in kube.audit_events_since(mark)
+                   if e["user"]["username"] == user and e["verb"] == verb
+                   and not e.get("userAgent", "").startswith("aml-kserve-simulator")), key=str)
+
+
+def test_services_of_several_namespaces_are_waited_on_at_once(kube, kube_env, simulator, namespace, tmp_path):
+    """services: the namespaces waited on at the same time, each service with its own outcome; one list and watch per
+    kind for the whole cluster where the identity may list it, else one per namespace."""
     other = namespace[:45] + "-other"
     kubernetes.client.CoreV1Api(kube.api_client()).create_namespace({"metadata": {"name": other}})
     create_isvc(kube, namespace, "one", {READY_AFTER: "3"})
@@ -159,29 +184,42 @@ def test_services_of_several_namespaces_are_waited_on_at_once(kube, kube_env, si
     create_isvc(kube, other, "broken", {SCENARIO: "fail-load", READY_AFTER: "1"})
     asked = [{"namespace": other, "name": "broken"}, {"namespace": namespace, "name": "one"},
              {"namespace": other, "name": "two"}]
-    mark = kube.audit_mark()
-    run = run_module("inference_service_info", {"services": asked, "wait": True, "wait_timeout": 60}, kube_env)
-    assert run.rc != 0
-    assert run.result["msg"].startswith(f"1 of 3 InferenceServices in 2 namespaces are not ready: "
-                                        f"InferenceService {other}/broken failed:"), run.result["msg"]
-    found = [(s["namespace"], s["name"], s["ready"], s["state"]) for s in run.result["inference_services"]]
-    assert found == [(other, "broken", False, "failed"), (namespace, "one", True, "ready"), (other, "two", True, "ready")]
-    assert run.result["inference_services"][0]["last_failure_info"]["reason"] == "ModelLoadFailed"
-    assert run.result["progress"][-1].endswith(" 2 of 3 ready in 2 namespaces"), run.result["progress"]
-    events = kube.audit_events_since(mark)
-    ours = [e for e in events if e["user"]["username"] == "aml-admin"
-            and not e.get("userAgent", "").startswith("aml-kserve-simulator")]
-    # one wait per namespace: one list of each kind there (the failed one's namespace also lists its events)
-    lists = sorted((e["objectRef"]["namespace"] == other, e["objectRef"]["resource"]) for e in ours if e["verb"] == "list")
-    assert lists == [(False, "deployments"), (False, "inferenceservices"), (False, "pods"),
-                     (True, "deployments"), (True, "events"), (True, "inferenceservices"), (True, "pods")], lists
-    # at once: the other namespace was listed before KServe (the simulator) made "one" ready, 3 s after it was created
-    other_listed = min(e["requestReceivedTimestamp"] for e in ours if e["verb"] == "list"
-                       and e["objectRef"]["namespace"] == other and e["objectRef"]["resource"] == "inferenceservices")
-    one_ready = max(e["requestReceivedTimestamp"] for e in events if e.get("userAgent", "").startswith("aml-kserve-simulator")
-                    and e["verb"] in ("update", "patch") and (e.get("objectRef") or {}).get("name") == "one"
-                    and (e.get("objectRef") or {}).get("subresource") == "status")
-    assert other_listed < one_ready
+    scoped = _account_with_a_role_in(kube, [namespace, other], tmp_path)
+    user = f"system:serviceaccount:{namespace}:waiter"
+    for env, who in ((scoped, user), (kube_env, "aml-admin")):
+        mark = kube.audit_mark()
+        run = run_module("inference_service_info", {"services": asked, "wait": True, "wait_timeout": 60}, env)
+        assert run.rc != 0
+        assert run.result["msg"].startswith(f"1 of 3 InferenceServices in 2 namespaces are not ready: "
+                                            f"InferenceService {other}/broken failed:"), run.result["msg"]
+        found = [(s["namespace"], s["name"], s["ready"], s["state"]) for s in run.result["inference_services"]]
+        assert found == [(other, "broken", False, "failed"), (namespace, "one", True, "ready"), (other, "two", True, "ready")]
+        assert run.result["inference_services"][0]["last_failure_info"]["reason"] == "ModelLoadFailed"
+        assert run.result["progress"][-1].endswith(" 2 of 3 ready in 2 namespaces"), run.result["progress"]
+        if who == user:
+            # no list across namespaces: refused once (403), then one list of each kind per namespace (the failed one's
+            # namespace also lists its events)
+            assert _ours(kube, mark, who, "list") == sorted([
+                (None, "inferenceservices"), (namespace, "deployments"), (namespace, "inferenceservices"),
+                (namespace, "pods"), (other, "deployments"), (other, "events"), (other, "inferenceservices"),
+                (other, "pods")], key=str)
+            events = kube.audit_events_since(mark)
+            # at once: the other namespace was listed before KServe (the simulator) made "one" ready, 3 s after it was
+            # created
+            other_listed = min(e["requestReceivedTimestamp"] for e in events if e["user"]["username"] == user
+                               and e["verb"] == "list" and e["objectRef"].get("namespace") == other
+                               and e["objectRef"]["resource"] == "inferenceservices")
+            one_ready = max(e["requestReceivedTimestamp"] for e in events
+                            if e.get("userAgent", "").startswith("aml-kserve-simulator") and e["verb"] in ("update", "patch")
+                            and (e.get("objectRef") or {}).get("name") == "one"
+                            and (e.get("objectRef") or {}).get("subresource") == "status")
+            assert other_listed < one_ready
+        else:
+            # one list and one watch of each kind for the cluster, whatever the number of namespaces
+            cluster_lists = [(None, "deployments"), (None, "inferenceservices"), (None, "pods"), (other, "events")]
+            assert _ours(kube, mark, who, "list") == sorted(cluster_lists, key=str)
+            watches = _ours(kube, mark, who, "watch")
+            assert watches == [(None, "deployments"), (None, "inferenceservices"), (None, "pods")], watches
     # without wait: one read per namespace, in the order asked
     got = run_module("inference_service_info", {"services": asked}, kube_env)
     assert got.rc == 0, got.output

@@ -569,12 +569,14 @@ def test_stopped_is_an_outcome_of_its_own() -> None:
 
 
 class Namespaces:
-    """One FakeKube per namespace behind one client, as one KubeClient serves a batch's namespaces."""
+    """One FakeKube per namespace behind one client, as one KubeClient serves a batch's namespaces; the identity has a
+    Role in each namespace, so a list across namespaces is forbidden (each namespace is then watched on its own)."""
 
     def __init__(self, **by_namespace: FakeKube) -> None:
         self.by_namespace = by_namespace
         self.discovered: List[tuple] = []
         self.kept: List[int] = []
+        self.cluster_lists: List[str] = []
 
     def resource(self, kind: str, api_version: str) -> None:
         self.discovered.append((kind, api_version))
@@ -583,6 +585,10 @@ class Namespaces:
         self.kept.append(count)
 
     def list(self, kind_version: tuple, namespace: Optional[str] = None, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        if namespace is None:
+            self.cluster_lists.append(kind_version[0])
+            raise KubernetesError("Forbidden while listing {0}: cannot list at the cluster scope".format(kind_version[0]),
+                                  status=403, reason="Forbidden")
         return self.by_namespace[namespace].list(kind_version, namespace, *args, **kwargs)
 
     def watch(self, kind_version: tuple, namespace: Optional[str], *args: Any, **kwargs: Any) -> Any:
@@ -610,8 +616,10 @@ def test_namespaces_are_waited_on_at_once_and_one_that_cannot_be_read_fails_alon
     assert (found[0]["qwen"]["ready"], found[1]["llama"]["ready"]) == (True, True)
     assert found[2]["mistral"] is found[2]["phi"] and isinstance(found[2]["phi"], KubernetesError)
     assert found[2]["phi"].details["status"] == 403
-    # discovery once, before the threads; a pool of connections for three watches a namespace
+    # discovery once, before the threads; the cluster scope was refused at its first list, so a pool of connections
+    # for three watches a namespace
     assert client.discovered[:4] == [ISVC, DEPLOYMENT, POD, EVENT] and client.kept == [3 * 3 + 4]
+    assert client.cluster_lists == ["InferenceService"]
 
 
 def test_more_namespaces_than_slots_each_get_their_turn(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -624,3 +632,43 @@ def test_more_namespaces_than_slots_each_get_their_turn(monkeypatch: pytest.Monk
     found = _waiter.wait_at_once(client, waiters)
     assert [f["m{0}".format(i)]["ready"] for i, f in enumerate(found)] == [True] * 5
     assert all(space.list_count["InferenceService"] == 1 for space in spaces.values())
+
+
+def in_namespace(obj: Dict[str, Any], namespace: str) -> Dict[str, Any]:
+    obj = copy.deepcopy(obj)
+    obj["metadata"]["namespace"] = namespace
+    return obj
+
+
+def test_several_namespaces_share_one_watch_per_kind_when_the_cluster_may_be_listed() -> None:
+    """Lists and watches across namespaces (namespace None), each event judged by the waiter of its namespace."""
+    client = FakeKube(
+        lists={"InferenceService": [[in_namespace(isvc("qwen", "progressing"), "team-a"),
+                                     in_namespace(isvc("llama", "ready"), "team-b"),
+                                     in_namespace(isvc("qwen", "ready"), "team-z")]],  # not waited on: not judged
+               "Deployment": [[in_namespace(deployment("qwen"), "team-a"), in_namespace(deployment("llama"), "team-b")]],
+               "Pod": [[]]},
+        watches={"InferenceService": [[event("MODIFIED", in_namespace(isvc("qwen", "failed", rv="300"), "team-a")),
+                                       event("MODIFIED", in_namespace(isvc("qwen", "ready", rv="301"), "team-z"))],
+                                      [], []]})
+    client.keep_connections = lambda count: kept.append(count)  # type: ignore[attr-defined]
+    kept: List[int] = []
+    lines: List[str] = []
+    waiters = [_waiter.InferenceServiceWaiter(client, ns, names, 3.0, lines.append)
+               for ns, names in (("team-a", ["qwen"]), ("team-b", ["llama", "phi"]))]
+    found = _waiter.wait_at_once(client, waiters)  # type: ignore[arg-type]
+    assert isinstance(found[0]["qwen"], WaitFailed) and found[0]["qwen"].reason == "ModelLoadFailed"
+    assert found[1]["llama"]["ready"] is True
+    # phi is in no list: it does not exist in team-b
+    assert isinstance(found[1]["phi"], WaitFailed) and "does not exist" in found[1]["phi"].msg
+    # each waiter saw its own namespace's objects only
+    for one in waiters:
+        seen = list(one.isvcs.values()) + list(one.deployments.values())
+        assert {o["metadata"]["namespace"] for o in seen} == {one.namespace}, one.namespace
+    assert sorted(waiters[1].deployments) == ["llama-predictor"]
+    # one list of each kind, across namespaces, the Deployments and Pods by the waited names' label
+    assert sorted(c[:3] for c in client.list_calls if c[0] != "Event") == [
+        ("Deployment", None, LABEL + " in (llama,phi,qwen)"), ("InferenceService", None, None),
+        ("Pod", None, LABEL + " in (llama,phi,qwen)")]
+    assert all(c[1] is not None for c in client.list_calls if c[0] == "Event")  # Warning events: the failed namespace's
+    assert kept == [3 + 4]
