@@ -288,7 +288,8 @@ def wait_at_once(client: KubeClient, waiters: Sequence[InferenceServiceWaiter]) 
     its error as the outcome of each of its names; the others go on."""
     for kind_version in WATCHED:
         client.resource(*kind_version)  # discovery once, before the threads share the client
-    shared = _ClusterWatches.start(client, waiters) if len({w.namespace for w in waiters}) > 1 else None
+    namespaces = [waiter.namespace for waiter in waiters]
+    shared = _ClusterWatches.start(client, waiters) if len(set(namespaces)) == len(namespaces) > 1 else None
     # a namespace's own watches: three each, and those of finished namespaces still open until the server ends them
     client.keep_connections(len(WAITED) + 4 if shared else len(WAITED) * len(waiters) + 4)
 

@@ -651,8 +651,8 @@ def test_several_namespaces_share_one_watch_per_kind_when_the_cluster_may_be_lis
         watches={"InferenceService": [[event("MODIFIED", in_namespace(isvc("qwen", "failed", rv="300"), "team-a")),
                                        event("MODIFIED", in_namespace(isvc("qwen", "ready", rv="301"), "team-z"))],
                                       [], []]})
-    client.keep_connections = lambda count: kept.append(count)  # type: ignore[attr-defined]
     kept: List[int] = []
+    client.keep_connections = kept.append  # type: ignore[attr-defined]
     lines: List[str] = []
     waiters = [_waiter.InferenceServiceWaiter(client, ns, names, 3.0, lines.append)
                for ns, names in (("team-a", ["qwen"]), ("team-b", ["llama", "phi"]))]
