@@ -208,6 +208,11 @@ class _Tracked:
     workload_key: str | None = None  # what the last pushed rollout gave the workload (template and replicas)
     child_status: dict[str, Any] = dataclasses.field(default_factory=dict)  # the predictor Deployment's, as last written
     phase: str = "progressing"  # the last phase written to the status
+    # the Namespace's labels as read for the current change: controllers read them from an informer's cache, not from
+    # the apiserver at every step (read again only where Pod Security admission looks at them, _failed_create_message)
+    namespace_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    # whether simulated Pods may exist (crashloop, pending): unknown for an adopted object; none for a new one
+    may_have_pods: bool = True
 
 
 @dataclasses.dataclass(order=True)
@@ -490,6 +495,8 @@ class KServeSimulator:
             tracked = self._tracked[key] = _Tracked(uid=uid, obj=obj)
             if self._adopt(tracked, obj, generation):
                 return
+            tracked.may_have_pods = False  # never reconciled: no simulated Pod of it exists
+        tracked.namespace_labels = labels
         tracked.generation = generation
         tracked.meta_key = meta_key
         tracked.epoch += 1
@@ -564,7 +571,9 @@ class KServeSimulator:
                 self._log(namespace, name, "not-pushed", rollout.generation)
             return
         tracked.workload_key = self._workload_key(rollout)
-        self._delete_simulated_pods(namespace, name)
+        if tracked.may_have_pods:
+            self._delete_simulated_pods(namespace, name)
+            tracked.may_have_pods = False
         deployment = self._apply_deployment(tracked, rollout)
         tracked.child_status = self._write_deployment_status(deployment, rollout, "progressing")
         if not self._write_isvc_status(key, tracked, rollout, "progressing"):
@@ -646,6 +655,7 @@ class KServeSimulator:
             return
         rollout = tracked.rollout
         if "pod-created" not in tracked.done:
+            tracked.may_have_pods = True
             self._create_pending_pod(key[0], key[1], rollout)
             tracked.done.add("pod-created")
         self._log(key[0], key[1], "unschedulable", rollout.generation)
@@ -672,6 +682,7 @@ class KServeSimulator:
         rollout = tracked.rollout
         namespace, name = key
         if "pod-created" not in tracked.done:  # this step may be retried
+            tracked.may_have_pods = True
             tracked.crash_pod = self._create_crashing_pod(namespace, name, rollout)
             tracked.done.add("pod-created")
         if self._write_isvc_status(key, tracked, rollout, "crashloop", pod=tracked.crash_pod):
@@ -735,7 +746,7 @@ class KServeSimulator:
             revision=revision,
             replicas=replicas,
             # the annotation, else the namespace label (for tools that cannot annotate, such as the pipeline)
-            delay=_float(annotations.get(DELAY_ANNOTATION) or self._namespace_labels(namespace).get(DELAY_ANNOTATION),
+            delay=_float(annotations.get(DELAY_ANNOTATION) or tracked.namespace_labels.get(DELAY_ANNOTATION),
                          DEFAULT_DELAY),
             template=template,
             rs_name=f"{deployment}-{template_hash}",

@@ -629,9 +629,26 @@ def test_more_namespaces_than_slots_each_get_their_turn(monkeypatch: pytest.Monk
               for i in range(5)}
     client = Namespaces(**spaces)
     waiters = [_waiter.InferenceServiceWaiter(client, ns, ["m" + ns[2:]], 3.0, lambda line: None) for ns in spaces]
+    running, most = [], []
+    lock = threading.Lock()
+    wait_all = _waiter.InferenceServiceWaiter.wait_all
+
+    def counted(self: _waiter.InferenceServiceWaiter, *args: Any) -> Dict[str, Any]:
+        with lock:
+            running.append(self.namespace)
+            most.append(len(running))
+        try:
+            time.sleep(0.05)  # long enough for the others to start, if they may
+            return wait_all(self, *args)
+        finally:
+            with lock:
+                running.remove(self.namespace)
+
+    monkeypatch.setattr(_waiter.InferenceServiceWaiter, "wait_all", counted)
     found = _waiter.wait_at_once(client, waiters)
     assert [f["m{0}".format(i)]["ready"] for i, f in enumerate(found)] == [True] * 5
     assert all(space.list_count["InferenceService"] == 1 for space in spaces.values())
+    assert max(most) == 2, "two at once, never more"
 
 
 def in_namespace(obj: Dict[str, Any], namespace: str) -> Dict[str, Any]:
