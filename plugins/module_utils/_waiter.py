@@ -106,6 +106,16 @@ class _Watch(threading.Thread):
         return None
 
 
+def _selectors(names: Sequence[str]) -> Dict[Tuple[str, str], Tuple[Optional[str], Optional[str]]]:
+    """The (field, label) selector of each waited kind (WAITED): the InferenceService by name when there is one, the
+    Deployments and Pods by the label KServe gives them."""
+    if len(names) == 1:
+        by_name, by_label = "metadata.name=" + names[0], "{0}={1}".format(ISVC_LABEL, names[0])
+    else:
+        by_name, by_label = None, "{0} in ({1})".format(ISVC_LABEL, ",".join(names))
+    return {ISVC: (by_name, None), DEPLOYMENT: (None, by_label), POD: (None, by_label)}
+
+
 class InferenceServiceWaiter:
     """Wait until InferenceServices of one namespace are Ready for their generation and rolled out, or have failed
     for certain. Several names share one watch per kind (their label in a set selector), so a batch of N services
@@ -158,15 +168,9 @@ class InferenceServiceWaiter:
         return None
 
     def _watches(self, events: "queue.Queue[Any]", stop: threading.Event) -> List[_Watch]:
-        if len(self.names) == 1:
-            by_name, selector = "metadata.name=" + self.names[0], "{0}={1}".format(ISVC_LABEL, self.names[0])
-        else:
-            by_name, selector = None, "{0} in ({1})".format(ISVC_LABEL, ",".join(self.names))
-        return [
-            _Watch(self.client, ISVC, self.namespace, events, stop, field_selector=by_name),
-            _Watch(self.client, DEPLOYMENT, self.namespace, events, stop, label_selector=selector),
-            _Watch(self.client, POD, self.namespace, events, stop, label_selector=selector, optional=True),
-        ]
+        return [_Watch(self.client, kind_version, self.namespace, events, stop, field_selector=by_field,
+                       label_selector=by_label, optional=kind_version == POD)
+                for kind_version, (by_field, by_label) in _selectors(self.names).items()]
 
     def wait(self) -> Dict[str, Any]:
         """The one service's summary; raises WaitFailed or WaitTimeout."""
@@ -325,18 +329,16 @@ class _ClusterWatches:
     def start(cls, client: KubeClient, waiters: Sequence[InferenceServiceWaiter]) -> "Optional[_ClusterWatches]":
         """The watches, started; None when a kind cannot be listed across namespaces (a Role per namespace): then each
         namespace is watched on its own, as its credentials allow."""
-        names = sorted({name for waiter in waiters for name in waiter.names})
-        selector = "{0} in ({1})".format(ISVC_LABEL, ",".join(names))
-        selectors = {ISVC: None, DEPLOYMENT: selector, POD: selector}
+        selectors = _selectors(sorted({name for waiter in waiters for name in waiter.names}))
         listings = {}
-        for kind_version in WAITED:
+        for kind_version, (by_field, by_label) in selectors.items():
             try:
-                listings[kind_version] = client.list(kind_version, None, selectors[kind_version])
+                listings[kind_version] = client.list(kind_version, None, by_label, by_field)
             except KubernetesError:
                 return None
         shared = cls({waiter.namespace: queue.Queue() for waiter in waiters})
-        for kind_version in WAITED:
-            _Watch(client, kind_version, None, shared, shared.stop, label_selector=selectors[kind_version],
+        for kind_version, (by_field, by_label) in selectors.items():
+            _Watch(client, kind_version, None, shared, shared.stop, field_selector=by_field, label_selector=by_label,
                    optional=kind_version == POD, listing=listings[kind_version]).start()
         return shared
 
