@@ -188,8 +188,7 @@ class InferenceServiceWaiter:
         if events is None:
             events = queue.Queue()
             watches = self._watches(events, stop)
-            for kind_version in WATCHED:
-                self.client.resource(*kind_version)  # discovery once, before the threads share the client
+            _discover(self.client)
             for watch in watches:
                 watch.start()
         snapshots = set()
@@ -283,6 +282,12 @@ class InferenceServiceWaiter:
         return {name} | {o["metadata"]["name"] for o in self._owned(self.deployments, name) + self._owned(self.pods, name)}
 
 
+def _discover(client: KubeClient) -> None:
+    """The API discovery of the watched kinds, once, before the watch threads share the client."""
+    for kind_version in WATCHED:
+        client.resource(*kind_version)
+
+
 def wait_at_once(client: KubeClient, waiters: Sequence[InferenceServiceWaiter]) -> List[Dict[str, Any]]:
     """``wait_all`` of each waiter (one namespace each), all at the same time on one client: a batch over many
     namespaces waits as long as its slowest namespace, not as long as all of them in turn. With several namespaces,
@@ -290,8 +295,7 @@ def wait_at_once(client: KubeClient, waiters: Sequence[InferenceServiceWaiter]) 
     allow it; else each namespace has its own. At most NAMESPACES_AT_ONCE are judged together; a namespace that has to
     wait for a free slot starts its own timeout when it starts. A waiter that cannot go on (RBAC, a lost apiserver) has
     its error as the outcome of each of its names; the others go on."""
-    for kind_version in WATCHED:
-        client.resource(*kind_version)  # discovery once, before the threads share the client
+    _discover(client)
     namespaces = [waiter.namespace for waiter in waiters]
     shared = _ClusterWatches.start(client, waiters) if len(set(namespaces)) == len(namespaces) > 1 else None
     # a namespace's own watches: three each, and those of finished namespaces still open until the server ends them

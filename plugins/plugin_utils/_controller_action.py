@@ -24,9 +24,19 @@ from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.aml.kserve.plugins.filter import _isvc as _role_filters
+from ansible_collections.aml.kserve.plugins.module_utils import _ownership, _readiness, _render
 from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError, as_result
+from ansible_collections.aml.kserve.plugins.modules import inference_service as _render_module
 
 display = Display()
+
+# Ansible imports an action plugin in its main process (the strategy loads its class) before it forks the task's
+# worker, and each worker starts with that process's modules. The collection loader compiles a collection's Python on
+# every import, without a bytecode cache, so the role's private filters and what they import when they run are
+# imported here, once, with the first of the role's modules: each later task's worker has them already, instead of
+# compiling them again (about 0.25 s over one deploy). Nothing here uses them.
+PRELOADED = (_role_filters, _ownership, _readiness, _render, _render_module)
 
 
 def scrubbed_result(handle: Callable[[Dict[str, Any]], Dict[str, Any]], params: Dict[str, Any],

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+import ast
+import pathlib
+import subprocess
+import sys
+from typing import Any, Dict, Set
 from unittest import mock
 
 from ansible.plugins.action import ActionBase
@@ -57,3 +61,31 @@ def test_run_collects_the_no_log_values_of_the_argument_spec():
     with mock.patch.object(ActionBase, "run", return_value={}):
         result = action.run(task_vars={})
     assert result == {"msg": "token is ********", "url": "https://gitlab.example"}
+
+
+def _imports_inside_functions(path: pathlib.Path) -> Set[str]:
+    """The modules a file imports only when one of its functions runs."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found |= {inner.module for inner in ast.walk(node) if isinstance(inner, ast.ImportFrom) and inner.module}
+    return found
+
+
+def test_what_the_role_filters_import_when_they_run_is_imported_with_the_first_action_plugin():
+    """Each task's worker is forked from Ansible's main process, which imported the action plugins: what the role's
+    filters import lazily must be among what the action base imports, or every worker compiles it again."""
+    collection = pathlib.Path(__file__).resolve().parents[4]
+    lazy = {"ansible_collections.aml.kserve.plugins.filter._isvc"}  # the filters themselves, with their imports
+    for source in ("plugins/filter/_isvc.py", "plugins/module_utils/_batch.py", "plugins/module_utils/_role_checks.py"):
+        lazy |= _imports_inside_functions(collection / source)
+    assert "ansible_collections.aml.kserve.plugins.module_utils._render" in lazy  # the scan sees them
+    program = (
+        "import sys\n"
+        "from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder\n"
+        "_AnsibleCollectionFinder(paths=[sys.argv[1]], scan_sys_paths=True)._install()\n"
+        "import ansible_collections.aml.kserve.plugins.plugin_utils._controller_action\n"
+        "print('\\n'.join(m for m in sys.modules if m.startswith('ansible_collections.aml.kserve')))\n")
+    loaded = subprocess.run([sys.executable, "-c", program, str(collection / ".build")], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert sorted(lazy - set(loaded)) == []
