@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from ansible_collections.aml.kserve.plugins.module_utils import _k8s
 from ansible_collections.aml.kserve.plugins.module_utils._errors import KubernetesError
-from ansible_collections.aml.kserve.plugins.modules.inference_service_info import SPEC, services_result
+from ansible_collections.aml.kserve.plugins.module_utils._service_info import services_result
+from ansible_collections.aml.kserve.plugins.modules.inference_service_info import SPEC
 from ansible_collections.aml.kserve.plugins.plugin_utils._controller_action import ControllerAction, display
 
 
