@@ -476,6 +476,33 @@ def test_least_privilege_service_account(stage: Stage, tmp_path):
     assert f"system:serviceaccount:{stage.namespace}:deployer" in message
 
 
+@pytest.mark.parametrize("host_ipc", [True, False])
+def test_an_account_that_cannot_read_its_namespace_is_warned_that_host_ipc_was_not_checked(stage: Stage, tmp_path,
+                                                                                         host_ipc: bool):
+    """Without get on the Namespace the Pod Security level is unknown: the deploy goes on, and says that hostIPC was
+    not checked against it (only when the predictor asks for hostIPC)."""
+    from tests.harness.ansible import REPO_ROOT, run_playbook
+
+    rbac = run_playbook(REPO_ROOT / "playbooks" / "prepare_rbac.yml",
+                        {"rbac_namespace": stage.namespace, "rbac_service_account": "deployer",
+                         "rbac_create_runtime_view_cluster_role": True},
+                        {"K8S_AUTH_KUBECONFIG": str(stage.kube.kubeconfig)})
+    assert rbac.rc == 0, rbac.output[-3000:]
+    rbac_api = kubernetes.client.RbacAuthorizationV1Api(stage.kube.api_client())
+    role = rbac_api.read_namespaced_role("deploy-model", stage.namespace)
+    role.rules = [rule for rule in role.rules if "namespaces" not in rule.resources]
+    rbac_api.replace_namespaced_role("deploy-model", stage.namespace, role)
+    token = stage.kube.service_account_token(stage.namespace, "deployer")
+    sa_env = {"K8S_AUTH_KUBECONFIG": str(stage.kube.write_kubeconfig(tmp_path / "deployer", token, "deployer"))}
+    vars_ = dict(stage.vars(), isvc_host_ipc=host_ipc)
+
+    run = stage.deploy(extra_vars=vars_, env=sa_env)
+    assert run.rc == 0, run.output[-4000:]
+    assert stats(run)[f"{stage.namespace}/{vars_['isvc_name']}"]["ready"] is True
+    warning = f"the Pod Security level of namespace {stage.namespace} could not be read (no get on the Namespace)"
+    assert (warning in run.output) is host_ipc, run.output[-4000:]
+
+
 @pytest.mark.parametrize("granted", [False, True])
 def test_least_privilege_pod_security_label(stage: Stage, tmp_path, granted: bool):
     """The account reads its namespace's Pod Security level with the rbac role's grants; labelling it privileged
