@@ -41,10 +41,15 @@ def _batch_step(step: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+def _inputs(hosts: List[str], hostvars: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """Each host's role variables, as the role's first task keeps them (JSON text, see tasks/deploy.yml)."""
+    return {host: json.loads(hostvars[host]["__isvc_inputs"]) for host in hosts}
+
+
 def _isvc_plan(hosts: List[str], hostvars: Mapping[str, Any], role_options: Mapping[str, Any]) -> Dict[str, Any]:
     from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC  # see above
 
-    return _pack(_batch.plan({host: hostvars[host]["__isvc_inputs"] for host in hosts}, role_options, RENDER_SPEC))
+    return _pack(_batch.plan(_inputs(hosts, hostvars), role_options, RENDER_SPEC))
 
 
 def _prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, Any]:
@@ -56,8 +61,8 @@ def _prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, 
 def _isvc_tokens(hosts: List[str], hostvars: Mapping[str, Any]) -> Dict[str, str]:
     """The GitLab tokens given per host (for the task under no_log that resolves the models)."""
     found = {}
-    for host in hosts:
-        token = str(hostvars[host]["__isvc_inputs"].get("isvc_gitlab_token") or "")
+    for host, inputs in _inputs(hosts, hostvars).items():
+        token = str(inputs.get("isvc_gitlab_token") or "")
         if token.strip():
             found[host] = token
     return found
@@ -69,7 +74,7 @@ def _isvc_report(hosts: List[str], hostvars: Mapping[str, Any]) -> List[Dict[str
 
 def _isvc_clusters(hosts: List[str], hostvars: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
     """Each cluster id's Kubernetes connection (isvc_kubernetes), for the tasks under no_log that pass it on."""
-    return _batch.clusters(_batch.plain({host: hostvars[host]["__isvc_inputs"] for host in hosts}))[1]
+    return _batch.clusters(_inputs(hosts, hostvars))[1]
 
 
 class FilterModule:
