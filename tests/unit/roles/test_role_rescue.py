@@ -23,8 +23,9 @@ def test_an_unexpected_failure_is_published_with_the_service_named_from_its_kept
         ], "rescue": [{"name": "Rescue", "ansible.builtin.include_role": {"name": "aml.kserve.isvc",
                                                                           "tasks_from": "failed"}}]}],
     }]))
-    run = run_playbook(playbook, env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-                                         "ANSIBLE_SHOW_CUSTOM_STATS": "1"})
+    env = {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+           "ANSIBLE_SHOW_CUSTOM_STATS": "1"}
+    run = run_playbook(playbook, env=env)
     assert run.rc == 2, run.output[-3000:]
     published = document(run)["global_custom_stats"]["isvc_results"]
     assert list(published) == ["team-a/qwen"]
