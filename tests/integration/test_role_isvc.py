@@ -477,8 +477,8 @@ def test_least_privilege_service_account(stage: Stage, tmp_path):
 
 
 @pytest.mark.parametrize("host_ipc", [True, False])
-def test_an_account_that_cannot_read_its_namespace_is_warned_that_host_ipc_was_not_checked(stage: Stage, tmp_path,
-                                                                                         host_ipc: bool):
+def test_an_account_that_cannot_read_its_namespace_is_warned_that_host_ipc_was_not_checked(
+        stage: Stage, tmp_path, host_ipc: bool):
     """Without get on the Namespace the Pod Security level is unknown: the deploy goes on, and says that hostIPC was
     not checked against it (only when the predictor asks for hostIPC)."""
     from tests.harness.ansible import REPO_ROOT, run_playbook
