@@ -84,7 +84,7 @@ docs-lint: collection
 # unresolved references are not warnings here; docs-lint checks the collection's own.
 DOCS := $(BUILD)/docs
 DOCS_COLLECTION := $(DOCS)/collections/ansible_collections/aml/kserve
-DOCS_INTERNAL := plugins/filter/_*.py plugins/filter/_*.yml
+DOCS_INTERNAL := plugins/filter/_*.py plugins/filter/_*.yml plugins/modules/_*.py plugins/action/_*.py
 docs: collection
 	rm -rf $(DOCS) && mkdir -p $(DOCS_COLLECTION) && mkdir -m 700 $(DOCS)/site
 	git ls-files -co --exclude-standard | while read -r f; do [ ! -e "$$f" ] || echo "$$f"; done \

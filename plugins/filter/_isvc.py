@@ -41,15 +41,15 @@ def _batch_step(step: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def _inputs(hosts: List[str], hostvars: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
-    """Each host's role variables, as the role's first task keeps them (JSON text, see tasks/deploy.yml)."""
-    return {host: json.loads(hostvars[host]["__isvc_inputs"]) for host in hosts}
+def _inputs(kept: str) -> Dict[str, Dict[str, Any]]:
+    """Each host's role variables, as the role's first task keeps them (JSON text, see action/_isvc_inputs.py)."""
+    return json.loads(kept)
 
 
-def _isvc_plan(hosts: List[str], hostvars: Mapping[str, Any], role_options: Mapping[str, Any]) -> Dict[str, Any]:
+def _isvc_plan(kept: str, role_options: Mapping[str, Any]) -> Dict[str, Any]:
     from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC  # see above
 
-    return _pack(_batch.plan(_inputs(hosts, hostvars), role_options, RENDER_SPEC))
+    return _pack(_batch.plan(_inputs(kept), role_options, RENDER_SPEC))
 
 
 def _prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, Any]:
@@ -58,10 +58,10 @@ def _prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, 
     return _batch.prepare(batch, models, runtimes, RENDER_SPEC)
 
 
-def _isvc_tokens(hosts: List[str], hostvars: Mapping[str, Any]) -> Dict[str, str]:
+def _isvc_tokens(kept: str) -> Dict[str, str]:
     """The GitLab tokens given per host (for the task under no_log that resolves the models)."""
     found = {}
-    for host, inputs in _inputs(hosts, hostvars).items():
+    for host, inputs in _inputs(kept).items():
         token = str(inputs.get("isvc_gitlab_token") or "")
         if token.strip():
             found[host] = token
@@ -72,9 +72,9 @@ def _isvc_report(hosts: List[str], hostvars: Mapping[str, Any]) -> List[Dict[str
     return _batch.report({host: hostvars[host].get("isvc_result") for host in hosts}, hosts)
 
 
-def _isvc_clusters(hosts: List[str], hostvars: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
+def _isvc_clusters(kept: str) -> Dict[str, Dict[str, Any]]:
     """Each cluster id's Kubernetes connection (isvc_kubernetes), for the tasks under no_log that pass it on."""
-    return _batch.clusters(_inputs(hosts, hostvars))[1]
+    return _batch.clusters(_inputs(kept))[1]
 
 
 class FilterModule:

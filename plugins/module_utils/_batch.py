@@ -34,6 +34,8 @@ REPORT_FIELDS = ("service", "namespace", "result", "commit", "endpoint", "second
 PREFLIGHT_MODEL = {"repo": "preflight", "project_id": 0, "group": "g", "subgroup": "", "branch": "main",
                    "revision": "preflight", "pipeline_tag": "preflight", "library_name": "preflight"}
 PREFLIGHT_RUNTIME = {"name": "preflight", "runtime_class": "", "container": {}}
+# Kept with a service's inputs when one of its variables could not be templated (plugin_utils/_play_batch.py): its error.
+TEMPLATE_ERROR = "__isvc_error"
 
 Service = Dict[str, Any]
 # kubernetes.core's connection options, as isvc_kubernetes names them (per host or group: one group per cluster).
@@ -103,6 +105,8 @@ def _argument_problem(raw: Mapping[str, Any], validator: ArgumentSpecValidator) 
     """The role variables converted by the role's argument spec, or Ansible's own message for them, word for word
     (action validate_argument_spec): a role included with rolespec_validate: false (batch_deploy.yml, so that the
     failure becomes the service's outcome) fails with the same message."""
+    if raw.get(TEMPLATE_ERROR):
+        return dict(raw), str(raw[TEMPLATE_ERROR])
     checked = validator.validate({k: v for k, v in raw.items() if k in validator.argument_spec},
                                  validate_role_argument_spec=True)
     if checked.error_messages:

@@ -185,6 +185,8 @@ class _Rollout:
     pushed: bool = True  # the pod template or replicas differ from the last rollout's: KServe updates its workload
     version: str = "0.20"
     stopped: bool = False
+    # the predictor Deployment as the simulator last wrote it (the response of its last write), see _deployment_of
+    written: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass
@@ -600,7 +602,7 @@ class KServeSimulator:
             return
         rollout = tracked.rollout
         namespace, name = key
-        deployment = self._read_deployment(namespace, rollout.deployment)
+        deployment = self._deployment_of(namespace, rollout)
         tracked.child_status = self._write_deployment_status(deployment, rollout, "complete")
         if rollout.mode == SERVERLESS:
             self._scale_down_old_revisions(namespace, name, rollout)
@@ -621,7 +623,7 @@ class KServeSimulator:
         if tracked is None or tracked.rollout is None:
             return
         rollout = tracked.rollout
-        deployment = self._read_deployment(key[0], rollout.deployment)
+        deployment = self._deployment_of(key[0], rollout)
         tracked.child_status = self._write_deployment_status(deployment, rollout, "deadline")
         if self._write_isvc_status(key, tracked, rollout, "deadline"):
             self._log(key[0], key[1], "progress-deadline", rollout.generation)
@@ -643,7 +645,7 @@ class KServeSimulator:
                                "FailedCreate", "Error creating: " + self._failed_create_message(namespace, rollout),
                                "replicaset-controller")
             tracked.done.add("event-created")
-        deployment = self._read_deployment(namespace, rollout.deployment)
+        deployment = self._deployment_of(namespace, rollout)
         tracked.child_status = self._write_deployment_status(deployment, rollout, "failed-create")
         if self._write_isvc_status(key, tracked, rollout, "failed-create"):
             self._log(namespace, name, "failed-create", rollout.generation)
@@ -853,6 +855,12 @@ class KServeSimulator:
             rollout.deployment, namespace, patch, _content_type=JSON_PATCH,
             _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
 
+    def _deployment_of(self, namespace: str, rollout: _Rollout) -> dict[str, Any]:
+        """The rollout's Deployment as last written. The Deployment controller reads Deployments from its informer's
+        cache (pkg/controller/deployment/deployment_controller.go, dLister), not from the apiserver at each step, and
+        here nothing but the simulator writes them (no kube-controller-manager runs): its last write is the cache."""
+        return rollout.written or self._read_deployment(namespace, rollout.deployment)
+
     def _read_deployment(self, namespace: str, name: str) -> dict[str, Any]:
         return _body(self._apps.read_namespaced_deployment(
             name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
@@ -900,9 +908,11 @@ class KServeSimulator:
         status: dict[str, Any] = {"observedGeneration": deployment["metadata"]["generation"], "conditions": conditions}
         status.update({k: v for k, v in counts.items() if v})
         patch = [{"op": "add", "path": "/status", "value": status}]
-        _body(self._apps.patch_namespaced_deployment_status(
+        written = _body(self._apps.patch_namespaced_deployment_status(
             deployment["metadata"]["name"], deployment["metadata"]["namespace"], patch,
             _content_type=JSON_PATCH, _preload_content=False, _request_timeout=REQUEST_TIMEOUT))
+        if deployment["metadata"]["name"] == rollout.deployment:
+            rollout.written = written
         return status
 
     def _scale_down_old_revisions(self, namespace: str, name: str, rollout: _Rollout) -> None:

@@ -3,8 +3,6 @@ for AWX workflows, and fails its host with the step's message. Ansible only, no 
 
 from __future__ import annotations
 
-import json
-
 import yaml
 
 from tests.harness.ansible import run_playbook
@@ -15,10 +13,11 @@ def test_an_unexpected_failure_is_published_with_the_service_named_from_its_kept
     inputs = {"isvc_name": "qwen", "isvc_namespace": "team-a", "isvc_gitlab_token": "glpat-never-shown"}
     playbook = tmp_path / "rescue.yml"
     playbook.write_text(yaml.safe_dump([{
-        "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "hosts": "localhost", "connection": "local", "gather_facts": False, "vars": inputs,
         "tasks": [{"name": "Deploy", "block": [
-            # as the role's first task keeps them: JSON text
-            {"name": "Keep", "ansible.builtin.set_fact": {"__isvc_inputs": json.dumps(inputs)}, "no_log": True},
+            # as the role's first task keeps them
+            {"name": "Keep", "aml.kserve._isvc_inputs": None, "register": "__isvc_inputs", "no_log": True,
+             "run_once": True},
             {"name": "A step that breaks", "ansible.builtin.fail": {"msg": "the step broke"}},
         ], "rescue": [{"name": "Rescue", "ansible.builtin.include_role": {"name": "aml.kserve.isvc",
                                                                           "tasks_from": "failed"}}]}],

@@ -1,0 +1,43 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) aml.kserve contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: _isvc_inputs
+short_description: "PRIVATE: a step of the aml.kserve.isvc role, not an API"
+version_added: 0.1.0
+description:
+  - Internal to the aml.kserve.isvc role; it may change or go away without notice. Do not use it.
+  - Reads the role variables (C(isvc_*)) of every host of the play batch, each as that host would read them in this
+    task, in one task on one host.
+author:
+  - aml.kserve developers (@aml-kserve)
+options: {}
+extends_documentation_fragment:
+  - aml.kserve._attributes
+attributes:
+  action:
+    support: full
+    details: Runs on the controller, in the task's own process; the module is only this documentation.
+  check_mode:
+    support: full
+    details: Reads variables only.
+  diff_mode:
+    support: none
+notes:
+  - Must run with C(no_log=true) and C(run_once=true).
+"""
+
+EXAMPLES = r"""
+# internal to the aml.kserve.isvc role
+"""
+
+RETURN = r"""
+inputs:
+  description: Internal.
+  returned: always
+  type: str
+"""
