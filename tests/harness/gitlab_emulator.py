@@ -129,6 +129,17 @@ class _Blob:
 RESET = 0
 
 
+@dataclass(frozen=True)
+class Visit:
+    """One request as the emulator saw it: when it arrived, when it was answered (``time.monotonic()``)."""
+
+    arrived: float
+    answered: float
+    method: str
+    path: str
+    status: int
+
+
 @dataclass
 class _Fault:
     remaining: int
@@ -372,6 +383,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         emu = self.server.emulator
+        with emu.idle:
+            emu.in_flight += 1
+        try:
+            self._answer(emu, method, time.monotonic())
+        finally:
+            with emu.idle:
+                emu.in_flight -= 1
+                emu.idle.notify_all()
+
+    def _answer(self, emu: GitLabEmulator, method: str, arrived: float) -> None:
         self._drain_body()
         if emu.latency > 0:
             time.sleep(emu.latency)
@@ -380,7 +401,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(fault.delay)
             fault = None
         if fault is not None and fault.reset:
-            emu.record_request(method, self.path, RESET)
+            emu.record_request(method, self.path, RESET, arrived=arrived)
             self._reset()
             return
         if fault is not None:
@@ -397,7 +418,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 resp = _Response(err.status, _json(err.body), headers=err.headers)
             except (GitError, OSError, ValueError, KeyError, UnicodeError, subprocess.SubprocessError) as err:
                 resp = _Response(500, _json({"message": f"500 Internal Server Error: {err}"}))
-        emu.record_request(method, self.path, resp.status)
+        emu.record_request(method, self.path, resp.status, arrived=arrived)
         self._send(resp, head_only=(method == "HEAD"))
 
     def _reset(self) -> None:
@@ -460,7 +481,12 @@ class GitLabEmulator:
         self.ca_file: str | None = None
         self.latency: float = 0.0
         self.requests: list[tuple[str, str, int]] = []
+        #: every request with its arrival and answer times; cleared with ``requests`` by ``reset_counters``
+        self.timeline: list[Visit] = []
         self._lock = threading.RLock()
+        #: requests being answered; ``wait_idle`` waits for none (a test's late answer is not the next test's)
+        self.in_flight = 0
+        self.idle = threading.Condition()
         self._faults: list[_Fault] = []
         self._groups: dict[str, _Group] = {}
         self._projects: dict[int, _Project] = {}
@@ -643,20 +669,30 @@ class GitLabEmulator:
                     return fault
         return None
 
-    def record_request(self, method: str, path: str, status: int) -> None:
-        """Append to ``requests`` (used by the HTTP handler)."""
+    def record_request(self, method: str, path: str, status: int, *, arrived: float | None = None) -> None:
+        """Append to ``requests`` and ``timeline`` (used by the HTTP handler, as the answer is sent)."""
+        answered = time.monotonic()
         with self._lock:
             self.requests.append((method, path, status))
+            self.timeline.append(Visit(answered if arrived is None else arrived, answered, method, path, status))
 
     def request_count(self, path_contains: str = "") -> int:
         """Number of requests whose path (raw or percent-decoded) contains ``path_contains``."""
         with self._lock:
             return sum(1 for _method, path, _status in self.requests if _path_matches(path, path_contains))
 
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait until no request is being answered: one a client gave up on (``latency``, ``delay_next``) still
+        sleeps in its handler, then takes a fault or is recorded, and would land in the next test's counters."""
+        with self.idle:
+            if not self.idle.wait_for(lambda: self.in_flight == 0, timeout):
+                raise TimeoutError(f"{self.in_flight} GitLab emulator request(s) still in flight after {timeout} s")
+
     def reset_counters(self) -> None:
         """Forget recorded requests (pending faults stay; see ``clear_faults``)."""
         with self._lock:
             self.requests.clear()
+            self.timeline.clear()
 
     def clear_faults(self) -> None:
         """Drop pending ``fail_next`` and ``reset_next`` faults."""

@@ -169,6 +169,7 @@ def ref_args(gitlab: GitLabEmulator, model: dict[str, str], **extra: Any) -> dic
 
 @pytest.fixture
 def clean_gitlab(gitlab: GitLabEmulator):
+    gitlab.wait_idle()
     gitlab.clear_faults()
     gitlab.reset_counters()
     gitlab.latency = 0.0
@@ -215,21 +216,13 @@ def test_gitlab_503_forever_fails_after_bounded_retries(clean_gitlab: GitLabEmul
     assert time.monotonic() - started < 60
 
 
-def test_gitlab_429_honours_retry_after(clean_gitlab: GitLabEmulator, model, monkeypatch):
-    timeline: list[tuple[float, str, int]] = []
-    record = clean_gitlab.record_request
-
-    def timed(method: str, path: str, status: int) -> None:
-        timeline.append((time.monotonic(), path, status))
-        record(method, path, status)
-
-    monkeypatch.setattr(clean_gitlab, "record_request", timed)
+def test_gitlab_429_honours_retry_after(clean_gitlab: GitLabEmulator, model):
     clean_gitlab.fail_next(1, 429, retry_after=1, path_contains=SEARCH)
     run = run_module("gitlab_model_ref", ref_args(clean_gitlab, model))
     assert_complete_result(run, model)
-    searches = [(when, status) for when, path, status in timeline if SEARCH in path]
-    assert [status for _when, status in searches] == [429, 200]
-    gap = searches[1][0] - searches[0][0]
+    searches = [visit for visit in clean_gitlab.timeline if SEARCH in visit.path]
+    assert [visit.status for visit in searches] == [429, 200]
+    gap = searches[1].arrived - searches[0].answered  # the 429 sent, the retry in
     assert gap >= 1.0, f"retried {gap:.2f}s after a 429 with Retry-After: 1"
     assert gap < 30
 
@@ -375,6 +368,10 @@ def test_unreachable_apiserver_is_a_clear_error(kube, tmp_path):
 
 
 def test_concurrent_writer_conflict_then_force(stage: Stage, model):
+    if stage.kube.crds_dir is None:
+        # The minimal CRDs preserve unknown fields: the apiserver then names .spec.predictor, not the leaf, as the
+        # conflicting field, and the one-line-per-field message under test cannot be checked.
+        pytest.skip("field-level conflicts need KServe's CRDs: set KSERVE_CRDS_DIR (make test sets it)")
     vars_ = role_vars(stage, model)
     name = vars_["isvc_name"]
     first = stage.deploy(extra_vars=vars_)

@@ -213,6 +213,7 @@ def test_timeout_is_reported(gitlab, models):
         run = run_module("gitlab_model_ref", args(gitlab, repo="qwen2-7b", search_namespace=models["ns"], timeout=0.5, retries=0))
     finally:
         gitlab.latency = 0.0
+        gitlab.wait_idle()  # the search the client gave up on is answered 2 s after it came, in no later test
     assert run.rc != 0
     assert "did not answer within 0.5 s" in run.result["msg"]
 
@@ -242,20 +243,21 @@ SEARCH = "/api/v4/projects?"
 
 
 @pytest.fixture
-def timed_gitlab(gitlab, monkeypatch):
-    """The session emulator, with faults and counters cleared and each request's arrival time in ``timeline``."""
+def timed_gitlab(gitlab):
+    """The session emulator, idle, with faults and counters (``requests``, ``timeline``) cleared.
+
+    Idle first: CI once saw test_timeout_is_reported's search (latency 2 s, given up on after 0.5 s) wake in the next
+    test, take its 429 and leave the module's own search a 200, 0.11 s "after the 429"."""
+    gitlab.wait_idle()
     gitlab.clear_faults()
     gitlab.reset_counters()
-    gitlab.timeline = []
-    record = gitlab.record_request
-
-    def timed(method: str, path: str, status: int) -> None:
-        gitlab.timeline.append((time.monotonic(), path, status))
-        record(method, path, status)
-
-    monkeypatch.setattr(gitlab, "record_request", timed)
     yield gitlab
     gitlab.clear_faults()
+
+
+def searches_of(gitlab) -> list:
+    """The project searches in ``timeline``, in the order they were answered."""
+    return [visit for visit in gitlab.timeline if SEARCH in visit.path]
 
 
 def test_retry_after_of_an_hour_is_capped(timed_gitlab, models):
@@ -269,13 +271,15 @@ def test_retry_after_of_an_hour_is_capped(timed_gitlab, models):
     elapsed = time.monotonic() - started
     assert run.rc == 0, run.output
     assert run.result["commit_id"] == git_sha(gitlab, f"{models['ns']}/qwen2-7b", "main")
-    searches = [(when, status) for when, path, status in gitlab.timeline if SEARCH in path]
-    statuses = [status for _when, status in searches]
+    searches = searches_of(gitlab)
+    statuses = [visit.status for visit in searches]
     # What the code guarantees: the 429, then answers until one is read in time, within retries=2. On a loaded
     # machine a 200 read too late is sent again (as the next test forces): [429, 200] usually, [429, 200, 200] then.
     assert statuses in ([429, 200], [429, 200, 200]), statuses
     assert gitlab.request_count("/api/v4/") == len(searches) + 2  # the searches, branch, README
-    gap = searches[1][0] - searches[0][0]
+    # Between arrivals, as they came: the wait is the client's, from the 429 it read to the next search it sent.
+    arrivals = sorted(visit.arrived for visit in searches)
+    gap = arrivals[1] - arrivals[0]
     assert 5.0 <= gap < 5.0 + 5, f"retried {gap:.2f}s after Retry-After: 3600 with timeout=5"
     assert elapsed < 5.0 + 5.0 + 20  # the capped wait, at most one read timeout, plus ansible's own start-up
 
@@ -290,7 +294,7 @@ def test_an_answer_later_than_timeout_is_asked_again(timed_gitlab, models):
     assert run.rc == 0, run.output
     assert run.result["project_path"] == f"{models['ns']}/qwen2-7b"
     time.sleep(1.5)  # the late answer is recorded when the emulator sends it, after the client gave up on it
-    assert [status for _when, path, status in gitlab.timeline if SEARCH in path] == [429, 200, 200]
+    assert [visit.status for visit in searches_of(gitlab)] == [429, 200, 200]
     assert gitlab.request_count("/api/v4/") == 5  # three searches, branch, README
 
 
@@ -306,8 +310,8 @@ def test_retry_after_that_never_ends_fails_after_the_retries(timed_gitlab, model
     assert "after 2 retries (each wait capped at 1 s, whatever Retry-After asked)" in msg, msg
     assert run.result["status"] == 429
     assert gitlab.request_count(SEARCH) == 3 and gitlab.request_count("/api/v4/") == 3
-    searches = [when for when, path, _status in gitlab.timeline if SEARCH in path]
-    assert all(1.0 <= b - a < 4.0 for a, b in zip(searches, searches[1:])), searches
+    arrivals = sorted(visit.arrived for visit in searches_of(gitlab))
+    assert all(1.0 <= b - a < 4.0 for a, b in zip(arrivals, arrivals[1:])), arrivals
     assert elapsed < 2 * 1.0 + 20
 
 
@@ -317,7 +321,7 @@ def test_connection_reset_is_retried(timed_gitlab, models):
     run = run_module("gitlab_model_ref", args(gitlab, repo="qwen2-7b", search_namespace=models["ns"]))
     assert run.rc == 0, run.output
     assert run.result["project_path"] == f"{models['ns']}/qwen2-7b"
-    assert [status for _when, path, status in gitlab.timeline if SEARCH in path] == [RESET, 200]
+    assert [visit.status for visit in searches_of(gitlab)] == [RESET, 200]
     assert gitlab.request_count(SEARCH) == 2
     assert gitlab.request_count("/api/v4/") == 4  # the reset search, the search, branch, README
 
