@@ -46,10 +46,11 @@ def _inputs(kept: str) -> Dict[str, Dict[str, Any]]:
     return json.loads(kept)
 
 
-def _isvc_plan(kept: str, role_options: Mapping[str, Any]) -> Dict[str, Any]:
+def packed_plan(inputs: Mapping[str, Mapping[str, Any]], role_options: Mapping[str, Any]) -> Dict[str, Any]:
+    """The batch's first state (``_batch.plan``), packed as the later steps take it (action/_isvc_inputs.py)."""
     from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC  # see above
 
-    return _pack(_batch.plan(_inputs(kept), role_options, RENDER_SPEC))
+    return _pack(_batch.plan(inputs, role_options, RENDER_SPEC))
 
 
 def _prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, Any]:
@@ -72,17 +73,10 @@ def _isvc_report(hosts: List[str], hostvars: Mapping[str, Any]) -> List[Dict[str
     return _batch.report({host: hostvars[host].get("isvc_result") for host in hosts}, hosts)
 
 
-def _isvc_clusters(kept: str) -> Dict[str, Dict[str, Any]]:
-    """Each cluster id's Kubernetes connection (isvc_kubernetes), for the tasks under no_log that pass it on."""
-    return _batch.clusters(_inputs(kept))[1]
-
-
 class FilterModule:
     def filters(self) -> Dict[str, Callable[..., Any]]:
         return {
-            "_isvc_plan": _isvc_plan,
             "_isvc_tokens": _isvc_tokens,
-            "_isvc_clusters": _isvc_clusters,
             "_isvc_failed_reads": _batch.failed_reads,
             "_isvc_model_lookups": _batch_step(_batch.model_lookups),
             "_isvc_runtime_lookups": _batch_step(_batch.runtime_lookups),

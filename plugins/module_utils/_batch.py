@@ -456,64 +456,90 @@ def label_failures(labelled: Any) -> Dict[str, str]:
             for r in _registered(labelled) if r.get("failed")}
 
 
-def ownership_groups(batch: Mapping[str, Any], labelled: Any = None) -> List[Dict[str, Any]]:
-    """The rendered InferenceServices for inference_service_ownership, one call per field manager, force_conflicts
-    and isvc_update_if_exists, each with what was read of them; none of a namespace that could not be labelled."""
-    existing = batch.get("existing") or {}
+def _found(batch: Mapping[str, Any], service: Service) -> Any:
+    """What the read before the look-ups found of the service (None: it did not exist)."""
+    return (((batch.get("existing") or {}).get(scope(service)) or {}).get("services") or {}).get(service["name"])
+
+
+def _to_write(batch: Mapping[str, Any], labelled: Any) -> List[Service]:
+    """The services to write: active, not render-only, in a namespace that could be labelled."""
     unlabelled = label_failures(labelled)
+    return [s for s in _active(batch["services"]) if not s["render_only"] and scope(s) not in unlabelled]
+
+
+def _update_if_exists(service: Service) -> bool:
+    return flag(service["values"].get("isvc_update_if_exists", True))
+
+
+def ownership_groups(batch: Mapping[str, Any], labelled: Any = None) -> List[Dict[str, Any]]:
+    """The InferenceServices that exist, rendered, for inference_service_ownership, one call per field manager,
+    force_conflicts and isvc_update_if_exists, each with what was read of it; none of a namespace that could not be
+    labelled. One that did not exist needs no request to decide how it is written (apply_groups decides)."""
     groups: Dict[str, Dict[str, Any]] = {}
-    for service in _active(batch["services"]):
-        if service["render_only"] or scope(service) in unlabelled:
+    for service in _to_write(batch, labelled):
+        found = _found(batch, service)
+        if not found:
             continue
-        update = flag(service["values"].get("isvc_update_if_exists", True))
+        update = _update_if_exists(service)
         key = json.dumps([service["cluster"], service["field_manager"], service["force_conflicts"], update])
         group = groups.setdefault(key, {"cluster": service["cluster"], "field_manager": service["field_manager"],
                                         "force_conflicts": service["force_conflicts"],
                                         "update_if_exists": update, "hosts": [], "resources": [], "existing": []})
         group["hosts"].append(service["host"])
         group["resources"].append(service["rendered"]["resource"])
-        found = ((existing.get(scope(service)) or {}).get("services") or {}).get(service["name"])
-        if found:
-            group["existing"].append(found)
+        group["existing"].append(found)
     return [groups[k] for k in sorted(groups)]
 
 
 def apply_groups(batch: Mapping[str, Any], labelled: Any, ownership: Any, check_mode: bool = False) -> Dict[str, Any]:
     """After the labels and inference_service_ownership: each service's problem is its own; the definitions it
-    returned (with their preconditions) grouped into one kubernetes.core.k8s call per field manager, force_conflicts
-    and method."""
+    returned (with their preconditions), and those of the services that did not exist (_ownership.new_object),
+    grouped into one kubernetes.core.k8s call per field manager, force_conflicts and method."""
     services = plain(batch["services"])
     for where, problem in label_failures(labelled).items():
         for service in services.values():
             if scope(service) == where and not service["error"] and not service["render_only"]:
                 service["error"] = problem
                 service["reason"] = "apply"
-    groups: Dict[str, Dict[str, Any]] = {}
+    owned_by_host: Dict[str, Dict[str, Any]] = {}
     for result in _registered(ownership):
         item = result.get("item") or {}
         prepared_services = result.get("services") or []
         for index, host in enumerate(item.get("hosts") or []):
-            service = services[host]
             if result.get("failed") and not prepared_services:
-                service["error"] = str(result.get("msg") or "the ownership check failed")
-                service["reason"] = "apply"
+                owned_by_host[host] = {"failed": True, "msg": str(result.get("msg") or "the ownership check failed")}
                 continue
-            owned = prepared_services[index] if index < len(prepared_services) else {
-                "failed": True, "msg": "no ownership result for this InferenceService"}
-            if owned.get("failed"):
-                service["error"] = str(owned.get("msg") or "the ownership check failed")
-                service["reason"] = "apply"
-                continue
-            # a check-mode dry-run cannot see the migration it did not write: its old fields would conflict
-            force = bool(item.get("force_conflicts")) or (check_mode and bool(owned.get("migrated")))
-            service["method"] = str(owned.get("method") or "apply")
-            key = json.dumps([service["cluster"], service["field_manager"], force, service["method"]])
-            group = groups.setdefault(key, {"cluster": service["cluster"], "field_manager": service["field_manager"],
-                                            "force_conflicts": force,
-                                            "method": service["method"], "hosts": [], "definitions": []})
-            group["hosts"].append(host)
-            group["definitions"].append(owned.get("definition") or service["rendered"]["resource"])
+            owned_by_host[host] = dict(prepared_services[index], force_conflicts=bool(item.get("force_conflicts"))) \
+                if index < len(prepared_services) else {"failed": True, "msg": "no ownership result for this InferenceService"}
+    groups: Dict[str, Dict[str, Any]] = {}
+    for listed in _to_write(dict(batch, services=services), labelled):
+        host = listed["host"]
+        service = services[host]
+        if _found(batch, service):
+            owned = owned_by_host.get(host) or {"failed": True, "msg": "no ownership result for this InferenceService"}
+        else:
+            method, definition = _ownership_module().new_object(service["rendered"]["resource"], _update_if_exists(service))
+            owned = {"method": method, "definition": definition, "force_conflicts": service["force_conflicts"]}
+        if owned.get("failed"):
+            service["error"] = str(owned.get("msg") or "the ownership check failed")
+            service["reason"] = "apply"
+            continue
+        # a check-mode dry-run cannot see the migration it did not write: its old fields would conflict
+        force = bool(owned.get("force_conflicts")) or (check_mode and bool(owned.get("migrated")))
+        service["method"] = str(owned.get("method") or "apply")
+        key = json.dumps([service["cluster"], service["field_manager"], force, service["method"]])
+        group = groups.setdefault(key, {"cluster": service["cluster"], "field_manager": service["field_manager"],
+                                        "force_conflicts": force,
+                                        "method": service["method"], "hosts": [], "definitions": []})
+        group["hosts"].append(host)
+        group["definitions"].append(owned.get("definition") or service["rendered"]["resource"])
     return dict(batch, services=services, apply=[groups[k] for k in sorted(groups)])
+
+
+def _ownership_module() -> Any:
+    from ansible_collections.aml.kserve.plugins.module_utils import _ownership  # when used: see filter/_isvc.py
+
+    return _ownership
 
 
 def _apply_results(registered: Mapping[str, Any]) -> List[Dict[str, Any]]:

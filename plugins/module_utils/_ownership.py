@@ -24,6 +24,11 @@ from ansible_collections.aml.kserve.plugins.module_utils._errors import first_li
 
 CSA_MANAGER = "kubectl-client-side-apply"   # the manager ``kubectl apply`` (client-side) records
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+# No object has the nil UID: as a precondition it lets a create through (the apiserver assigns the UID) and makes an
+# update of an object that appeared since it was read fail ("metadata.uid: field is immutable").
+NIL_UID = "00000000-0000-0000-0000-000000000000"
+APPLY = "apply"
+CREATE = "create"
 
 
 def _is_entry(entry: Mapping[str, Any], manager: str, operation: str) -> bool:
@@ -205,6 +210,15 @@ def with_uid_precondition(definition: Mapping[str, Any], uid: Optional[str]) -> 
     if uid:
         result.setdefault("metadata", {})["uid"] = uid
     return result
+
+
+def new_object(resource: Mapping[str, Any], update_if_exists: bool) -> Tuple[str, Dict[str, Any]]:
+    """How to write an InferenceService that did not exist when read, and what: created (the nil UID as its
+    precondition: one that appeared meanwhile is not overwritten), or with update_if_exists applied, which creates it
+    too. Nothing to migrate and no other manager to conflict with: no request is needed to decide."""
+    if update_if_exists:
+        return APPLY, copy.deepcopy(dict(resource))
+    return CREATE, with_uid_precondition(resource, NIL_UID)
 
 
 def apply_problem(applied: Mapping[str, Any], namespace: str, name: str, method: str, force_hint: str,

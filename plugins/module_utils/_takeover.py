@@ -20,11 +20,9 @@ from ansible_collections.aml.kserve.plugins.module_utils import _ownership
 from ansible_collections.aml.kserve.plugins.module_utils._errors import KubernetesError
 from ansible_collections.aml.kserve.plugins.module_utils._k8s import ISVC, KubeClient
 
-# No object has the nil UID: as a precondition it lets a create through (the apiserver assigns the UID) and makes an
-# update of an object that appeared since it was read fail ("metadata.uid: field is immutable").
-NIL_UID = "00000000-0000-0000-0000-000000000000"
-APPLY = "apply"
-CREATE = "create"
+NIL_UID = _ownership.NIL_UID
+APPLY = _ownership.APPLY
+CREATE = _ownership.CREATE
 
 Key = Tuple[str, str]
 
@@ -87,9 +85,7 @@ def _prepare_one(client: KubeClient, outcome: Outcome, resource: Mapping[str, An
                  force_hint: str) -> None:
     where = "InferenceService {0}/{1}".format(outcome.namespace, outcome.name)
     if current is None:
-        # Not there when read: create it, or (update_if_exists) apply, which creates it too.
-        outcome.method = APPLY if update_if_exists else CREATE
-        outcome.definition = dict(resource) if update_if_exists else _ownership.with_uid_precondition(resource, NIL_UID)
+        outcome.method, outcome.definition = _ownership.new_object(resource, update_if_exists)
         return
     uid = (current.get("metadata") or {}).get("uid")
     outcome.definition = _ownership.with_uid_precondition(resource, uid)

@@ -13,9 +13,14 @@ description:
   - Internal to the aml.kserve.isvc role; it may change or go away without notice. Do not use it.
   - Reads the role variables (C(isvc_*)) of every host of the play batch, each as that host would read them in this
     task, in one task on one host.
+  - With O(argument_specs), also checks every service against the role's options and returns the batch's first state
+    and each cluster's connection.
 author:
   - aml.kserve developers (@aml-kserve)
-options: {}
+options:
+  argument_specs:
+    description: The role's C(meta/argument_specs.yml).
+    type: path
 extends_documentation_fragment:
   - aml.kserve._attributes
 attributes:
@@ -40,4 +45,12 @@ inputs:
   description: Internal.
   returned: always
   type: str
+plan:
+  description: Internal.
+  returned: when O(argument_specs) is given
+  type: dict
+clusters:
+  description: Internal.
+  returned: when O(argument_specs) is given
+  type: dict
 """

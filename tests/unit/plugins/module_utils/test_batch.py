@@ -156,23 +156,51 @@ def owned(done: dict, check_mode: bool = False, **by_host) -> dict:
     return _batch.apply_groups(done, {}, {"results": results}, check_mode)
 
 
+def found(*where_names: str) -> dict:
+    """What the read before the look-ups found: an InferenceService (RawDeployment, as the role renders) per
+    "namespace/name"."""
+    by_namespace: dict = {}
+    for where in where_names:
+        namespace, name = where.split("/")
+        by_namespace.setdefault(namespace, []).append({"name": name, "resource": {"metadata": {
+            "name": name, "namespace": namespace, "uid": "uid-" + name,
+            "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment"}}}})
+    return {"results": [{"item": {"namespace": ns, "cluster": "c1"}, "inference_services": by_namespace.get(ns, []),
+                         "pod_security_level": ""} for ns in ("ns1", "ns2")]}
+
+
 def test_prepare_renders_guards_and_groups_the_apply_per_field_manager_and_method():
     done = prepared({"a": service("a"), "b": service("b", "ns2"), "c": service("c", isvc_field_manager="other"),
-                     "g": service("g", isvc_render_only=True), "n": service("n", isvc_update_if_exists=False)})
+                     "g": service("g", isvc_render_only=True), "n": service("n", isvc_update_if_exists=False),
+                     "u": service("u")}, reads=found("ns1/a", "ns2/b", "ns1/c"))
+    # only what exists is checked by inference_service_ownership: n and u did not exist
     assert [(g["field_manager"], g["update_if_exists"], g["hosts"]) for g in _batch.ownership_groups(done)] == [
-        ("aml.kserve", False, ["n"]), ("aml.kserve", True, ["a", "b"]), ("other", True, ["c"])]
+        ("aml.kserve", True, ["a", "b"]), ("other", True, ["c"])]
     assert done["manifests"] == [{"path": "./manifests/ns1/g.yaml", "resource": done["services"]["g"]["rendered"]["resource"]}]
     assert done["services"]["a"]["rendered"]["resource"]["spec"]["predictor"]["model"]["runtime"] == "vllm-rt"
-    grouped = owned(done, n={"method": "create", "definition": {"kind": "InferenceService"}},
-                    c={"failed": True, "msg": "spec.x: set to 7 by kubectl-edit"})
+    grouped = owned(done, c={"failed": True, "msg": "spec.x: set to 7 by kubectl-edit"})
     assert [(g["field_manager"], g["method"], g["hosts"]) for g in grouped["apply"]] == [
-        ("aml.kserve", "apply", ["a", "b"]), ("aml.kserve", "create", ["n"])]
-    assert grouped["apply"][0]["definitions"][0]["checked"] == "a", "the definition with its preconditions"
+        ("aml.kserve", "apply", ["a", "b", "u"]), ("aml.kserve", "create", ["n"])]
+    definitions = dict(zip(grouped["apply"][0]["hosts"], grouped["apply"][0]["definitions"]))
+    assert definitions["a"]["checked"] == "a", "the definition with its preconditions"
+    # new: applied as rendered (isvc_update_if_exists), or created with the nil UID (none may appear meanwhile)
+    assert definitions["u"] == done["services"]["u"]["rendered"]["resource"]
+    created = grouped["apply"][1]["definitions"][0]
+    assert created["metadata"]["uid"] == "00000000-0000-0000-0000-000000000000"
+    assert dict(created, metadata={k: v for k, v in created["metadata"].items() if k != "uid"}) == \
+        done["services"]["n"]["rendered"]["resource"]
     assert grouped["services"]["c"]["error"] == "spec.x: set to 7 by kubectl-edit"
 
 
+def test_an_existing_service_without_an_ownership_answer_is_not_applied():
+    done = prepared({"a": service("a"), "b": service("b")}, reads=found("ns1/a"))
+    grouped = _batch.apply_groups(done, {}, {"results": []})
+    assert grouped["services"]["a"]["error"] == "no ownership result for this InferenceService"
+    assert [g["hosts"] for g in grouped["apply"]] == [["b"]]
+
+
 def test_check_mode_forces_over_a_migration_it_did_not_write():
-    done = prepared({"a": service("a"), "b": service("b")})
+    done = prepared({"a": service("a"), "b": service("b")}, reads=found("ns1/a", "ns1/b"))
     grouped = owned(done, check_mode=True, a={"method": "apply", "definition": {}, "migrated": True})
     assert [(g["force_conflicts"], g["hosts"]) for g in grouped["apply"]] == [(False, ["b"]), (True, ["a"])]
 

@@ -206,3 +206,14 @@ def test_apply_problem_in_words(applied, method, expected):
     problem = _ownership.apply_problem(applied, "team-a", "qwen", method, "force", "upd")
     assert problem == expected
     assert "{" not in problem
+
+
+@pytest.mark.parametrize("update_if_exists, method, uid", [(True, "apply", None),
+                                                           (False, "create", "00000000-0000-0000-0000-000000000000")])
+def test_an_object_that_did_not_exist_is_written_without_a_request(update_if_exists, method, uid):
+    resource = {"kind": "InferenceService", "metadata": {"name": "a", "namespace": "ns"}, "spec": {"x": 1}}
+    chosen, definition = _ownership.new_object(resource, update_if_exists)
+    assert chosen == method
+    assert definition["metadata"].get("uid") == uid
+    assert dict(definition, metadata={"name": "a", "namespace": "ns"}) == resource
+    assert "uid" not in resource["metadata"], "the rendered resource is left as it was"
