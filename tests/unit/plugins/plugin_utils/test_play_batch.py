@@ -5,6 +5,7 @@ Ansible's variable sources with ansible-playbook itself (no cluster)."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -12,7 +13,7 @@ from ansible.errors import AnsibleUndefinedVariable
 
 from ansible_collections.aml.kserve.plugins.module_utils import _batch
 from ansible_collections.aml.kserve.plugins.plugin_utils._play_batch import role_inputs
-from tests.harness.ansible import run_playbook
+from tests.harness.ansible import REPO_ROOT, run_playbook
 from tests.integration.roles_support import document
 
 
@@ -112,3 +113,49 @@ def test_the_action_refuses_to_run_without_no_log(tmp_path):
     run = run_playbook(playbook)
     assert run.rc == 2
     assert "must run with no_log: true" in run.output and "glpat-never-shown" not in run.output
+
+
+def _checked(tmp_path, argument_specs: str):
+    """The action with argument_specs over two services of one cluster, one of them invalid: what it registered."""
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump({"isvc": {
+        "hosts": {"qwen@a": {}, "bad@a": {"isvc_min_replicas": 3, "isvc_max_replicas": 2}},
+        "vars": {"ansible_connection": "local", "isvc_namespace": "a", "isvc_model_repo": "m", "isvc_runtime_class": "vllm",
+                 "isvc_kubernetes": {"host": "https://k8s.example:6443", "api_key": "kube-token-never-shown"}}}}))
+    playbook = tmp_path / "checked.yml"
+    tasks = [
+        {"name": "Keep", "aml.kserve._isvc_inputs": {"argument_specs": argument_specs}, "register": "__isvc_inputs",
+         "no_log": True, "run_once": True},
+        {"name": "Show", "ansible.builtin.debug": {"msg": "{{ {'plan': __isvc_inputs.plan, 'hosts': __isvc_inputs.clusters"
+                                                          " | dict2items | map(attribute='value.host') | list} | to_json }}"},
+         "run_once": True}]
+    playbook.write_text(yaml.safe_dump([{"hosts": "isvc", "gather_facts": False, "tasks": tasks,
+                                         "vars": {"isvc_name": "{{ inventory_hostname | split('@') | first }}"}}]))
+    env = {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
+    return run_playbook(playbook, env=env, inventory=str(tmp_path / "inventory.yml"))
+
+
+def test_with_the_role_s_argument_specs_every_service_is_checked_and_each_cluster_kept(tmp_path):
+    run = _checked(tmp_path, str(REPO_ROOT / "roles" / "isvc" / "meta" / "argument_specs.yml"))
+    assert run.rc == 0, run.output[-3000:]
+    shown = next(t for t in document(run)["plays"][0]["tasks"] if t["task"]["name"] == "Show")
+    found = json.loads(next(iter(shown["hosts"].values()))["msg"])
+    services = json.loads(found["plan"]["services"])  # packed, as the later steps take it
+    assert services["qwen@a"]["error"] == ""
+    assert services["bad@a"]["error"] == (
+        "Invalid role variables (1): isvc_max_replicas (2) must not be less than isvc_min_replicas (3)")
+    assert found["plan"]["existing_reads"] == [{"cluster": "c1", "namespace": "a", "names": ["qwen"], "pod_security": True}]
+    assert found["hosts"] == ["https://k8s.example:6443"], "one cluster, both services"
+
+
+def test_an_unreadable_argument_specs_is_named_and_fails_the_task(tmp_path):
+    from ansible_collections.aml.kserve.plugins.action._isvc_inputs import ActionModule
+    from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError
+
+    missing = str(tmp_path / "missing.yml")
+    with pytest.raises(AmlKserveError, match="^argument_specs: cannot read the role's options from " + re.escape(missing)):
+        ActionModule._role_options(missing)  # pylint: disable=protected-access
+    run = _checked(tmp_path, missing)
+    assert run.rc == 2
+    kept = next(t for t in document(run)["plays"][0]["tasks"] if t["task"]["name"] == "Keep")
+    assert [r.get("failed") for r in kept["hosts"].values()] == [True]  # its message hidden with the rest (no_log)
+    assert "kube-token-never-shown" not in run.output
