@@ -461,10 +461,9 @@ def _found(batch: Mapping[str, Any], service: Service) -> Any:
     return (((batch.get("existing") or {}).get(scope(service)) or {}).get("services") or {}).get(service["name"])
 
 
-def _to_write(batch: Mapping[str, Any], labelled: Any) -> List[Service]:
+def _to_write(services: Mapping[str, Service], unlabelled: Mapping[str, str]) -> List[Service]:
     """The services to write: active, not render-only, in a namespace that could be labelled."""
-    unlabelled = label_failures(labelled)
-    return [s for s in _active(batch["services"]) if not s["render_only"] and scope(s) not in unlabelled]
+    return [s for s in _active(services) if not s["render_only"] and scope(s) not in unlabelled]
 
 
 def _update_if_exists(service: Service) -> bool:
@@ -476,7 +475,7 @@ def ownership_groups(batch: Mapping[str, Any], labelled: Any = None) -> List[Dic
     force_conflicts and isvc_update_if_exists, each with what was read of it; none of a namespace that could not be
     labelled. One that did not exist needs no request to decide how it is written (apply_groups decides)."""
     groups: Dict[str, Dict[str, Any]] = {}
-    for service in _to_write(batch, labelled):
+    for service in _to_write(batch["services"], label_failures(labelled)):
         found = _found(batch, service)
         if not found:
             continue
@@ -495,12 +494,14 @@ def apply_groups(batch: Mapping[str, Any], labelled: Any, ownership: Any, check_
     """After the labels and inference_service_ownership: each service's problem is its own; the definitions it
     returned (with their preconditions), and those of the services that did not exist (_ownership.new_object),
     grouped into one kubernetes.core.k8s call per field manager, force_conflicts and method."""
+    from ansible_collections.aml.kserve.plugins.module_utils._ownership import new_object  # when used: see filter/_isvc.py
+
     services = plain(batch["services"])
-    for where, problem in label_failures(labelled).items():
-        for service in services.values():
-            if scope(service) == where and not service["error"] and not service["render_only"]:
-                service["error"] = problem
-                service["reason"] = "apply"
+    unlabelled = label_failures(labelled)
+    for service in _to_write(services, {}):
+        if scope(service) in unlabelled:
+            service["error"] = unlabelled[scope(service)]
+            service["reason"] = "apply"
     owned_by_host: Dict[str, Dict[str, Any]] = {}
     for result in _registered(ownership):
         item = result.get("item") or {}
@@ -512,13 +513,12 @@ def apply_groups(batch: Mapping[str, Any], labelled: Any, ownership: Any, check_
             owned_by_host[host] = dict(prepared_services[index], force_conflicts=bool(item.get("force_conflicts"))) \
                 if index < len(prepared_services) else {"failed": True, "msg": "no ownership result for this InferenceService"}
     groups: Dict[str, Dict[str, Any]] = {}
-    for listed in _to_write(dict(batch, services=services), labelled):
-        host = listed["host"]
-        service = services[host]
+    for service in _to_write(services, unlabelled):
+        host = service["host"]
         if _found(batch, service):
             owned = owned_by_host.get(host) or {"failed": True, "msg": "no ownership result for this InferenceService"}
         else:
-            method, definition = _ownership_module().new_object(service["rendered"]["resource"], _update_if_exists(service))
+            method, definition = new_object(service["rendered"]["resource"], _update_if_exists(service))
             owned = {"method": method, "definition": definition, "force_conflicts": service["force_conflicts"]}
         if owned.get("failed"):
             service["error"] = str(owned.get("msg") or "the ownership check failed")
@@ -534,12 +534,6 @@ def apply_groups(batch: Mapping[str, Any], labelled: Any, ownership: Any, check_
         group["hosts"].append(host)
         group["definitions"].append(owned.get("definition") or service["rendered"]["resource"])
     return dict(batch, services=services, apply=[groups[k] for k in sorted(groups)])
-
-
-def _ownership_module() -> Any:
-    from ansible_collections.aml.kserve.plugins.module_utils import _ownership  # when used: see filter/_isvc.py
-
-    return _ownership
 
 
 def _apply_results(registered: Mapping[str, Any]) -> List[Dict[str, Any]]:

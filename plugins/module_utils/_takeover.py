@@ -20,10 +20,6 @@ from ansible_collections.aml.kserve.plugins.module_utils import _ownership
 from ansible_collections.aml.kserve.plugins.module_utils._errors import KubernetesError
 from ansible_collections.aml.kserve.plugins.module_utils._k8s import ISVC, KubeClient
 
-NIL_UID = _ownership.NIL_UID
-APPLY = _ownership.APPLY
-CREATE = _ownership.CREATE
-
 Key = Tuple[str, str]
 
 
@@ -31,7 +27,7 @@ Key = Tuple[str, str]
 class Outcome:
     name: str
     namespace: str
-    method: str = APPLY
+    method: str = _ownership.APPLY
     definition: Dict[str, Any] = field(default_factory=dict)
     migrated: bool = False
     migrated_from: str = ""
