@@ -18,3 +18,16 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
 """
+
+    # The deploy role's private steps (plugins/modules/_isvc_*.py), said once.
+    ROLE_STEP = r"""
+attributes:
+  action:
+    support: full
+    details: Runs on the controller, in the task's own process; the module is only this documentation.
+  check_mode:
+    support: full
+    details: Reads or computes only; it writes nothing.
+  diff_mode:
+    support: none
+"""

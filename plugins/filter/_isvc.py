@@ -21,13 +21,13 @@ from ansible_collections.aml.kserve.plugins.module_utils import _batch
 PACKED = ("services", "existing", "removal_services")
 
 
-def _unpack(batch: Any) -> Any:
+def unpacked(batch: Any) -> Any:
     if not isinstance(batch, Mapping):
         return batch
     return {key: json.loads(value) if key in PACKED and isinstance(value, str) else value for key, value in batch.items()}
 
 
-def _pack(result: Any) -> Any:
+def packed(result: Any) -> Any:
     if not isinstance(result, dict) or "services" not in result:
         return result
     return {key: json.dumps(value, default=str) if key in PACKED else value for key, value in result.items()}
@@ -37,36 +37,21 @@ def _batch_step(step: Callable[..., Any]) -> Callable[..., Any]:
     """A step over the batch state: its first argument unpacked, what it returns packed again."""
     @functools.wraps(step)
     def run(batch: Any, *args: Any) -> Any:
-        return _pack(step(_unpack(batch), *args))
+        return packed(step(unpacked(batch), *args))
     return run
-
-
-def _inputs(kept: str) -> Dict[str, Dict[str, Any]]:
-    """Each host's role variables, as the role's first task keeps them (JSON text, see action/_isvc_inputs.py)."""
-    return json.loads(kept)
 
 
 def packed_plan(inputs: Mapping[str, Mapping[str, Any]], role_options: Mapping[str, Any]) -> Dict[str, Any]:
     """The batch's first state (``_batch.plan``), packed as the later steps take it (action/_isvc_inputs.py)."""
-    from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC  # see above
+    from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC  # when used: each step imports what it needs
 
-    return _pack(_batch.plan(inputs, role_options, RENDER_SPEC))
+    return packed(_batch.plan(inputs, role_options, RENDER_SPEC))
 
 
 def _prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, Any]:
-    from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC  # see above
+    from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC  # when used: each step imports what it needs
 
     return _batch.prepare(batch, models, runtimes, RENDER_SPEC)
-
-
-def _isvc_tokens(kept: str) -> Dict[str, str]:
-    """The GitLab tokens given per host (for the task under no_log that resolves the models)."""
-    found = {}
-    for host, inputs in _inputs(kept).items():
-        token = str(inputs.get("isvc_gitlab_token") or "")
-        if token.strip():
-            found[host] = token
-    return found
 
 
 def _isvc_report(hosts: List[str], hostvars: Mapping[str, Any]) -> List[Dict[str, Any]]:
@@ -76,16 +61,11 @@ def _isvc_report(hosts: List[str], hostvars: Mapping[str, Any]) -> List[Dict[str
 class FilterModule:
     def filters(self) -> Dict[str, Callable[..., Any]]:
         return {
-            "_isvc_tokens": _isvc_tokens,
-            "_isvc_failed_reads": _batch.failed_reads,
-            "_isvc_model_lookups": _batch_step(_batch.model_lookups),
             "_isvc_runtime_lookups": _batch_step(_batch.runtime_lookups),
             "_isvc_prepare": _batch_step(_prepare),
             "_isvc_ownership_groups": _batch_step(_batch.ownership_groups),
             "_isvc_apply_groups": _batch_step(_batch.apply_groups),
             "_isvc_waits": _batch_step(_batch.waits),
-            "_isvc_outcomes": _batch_step(_batch.outcomes),
-            "_isvc_stats": _batch.stats,
             "_isvc_report": _isvc_report,
             "_isvc_junit": _batch.junit_xml,
             "_isvc_table": _batch.table,

@@ -23,7 +23,6 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.aml.kserve.plugins.module_utils import _role_checks
 from ansible_collections.aml.kserve.plugins.module_utils._errors import AmlKserveError
-from ansible_collections.aml.kserve.plugins.module_utils._kube_errors import kube_error_message
 from ansible_collections.aml.kserve.plugins.module_utils._role_checks import flag
 
 CONFIG_MAP = "aml-image-builder-config"
@@ -268,28 +267,29 @@ def _gitlab_objects(registered: Any) -> Dict[Tuple[str, str], Any]:
     return found
 
 
-def failed_reads(registered: Any) -> List[Dict[str, str]]:
-    """The namespaces whose ConfigMap or Secret read failed: their ConfigMap is read again with kubernetes.core.k8s_info,
-    which tells which read failed and, for the ConfigMap, the API's own words (the lookup's error carries neither)."""
-    where = sorted({where for (_kind, where), found in _gitlab_objects(registered).items()
-                    if isinstance(found, Mapping) and found.get("failed")})
-    return [dict(zip(("cluster", "namespace"), w.split("|", 1))) for w in where]
-
-
-def read_failures(registered: Any, rereads: Any) -> Dict[str, str]:
-    """Why a namespace's ConfigMap or Secret could not be read, by namespace."""
-    api_words = {scope(r.get("item") or {}): kube_error_message(r.get("msg")) for r in _registered(rereads) if r.get("failed")}
+def read_failures(registered: Any) -> Dict[str, str]:
+    """Why a namespace's ConfigMap or Secret could not be read, by namespace, in the apiserver's words."""
     failures: Dict[str, str] = {}
-    for item in failed_reads(registered):
-        namespace, where = item["namespace"], scope(item)
-        if where in api_words:
-            reason = "Cannot read ConfigMap {0} in namespace {1}: {2}".format(CONFIG_MAP, namespace, api_words[where])
-        else:
-            reason = ("Cannot read Secret {0} in namespace {1} (the error is hidden, as everything about a "
-                      "Secret)".format(SECRET, namespace))
-        failures[where] = (reason + ". Give this identity get on configmaps and secrets there "
-                           "(playbooks/prepare_rbac.yml), or set isvc_gitlab_url and isvc_gitlab_token.")
+    for result in _registered(registered):
+        item = result.get("item") or {}
+        if not result.get("failed") or scope(item) in failures:
+            continue
+        failures[scope(item)] = (
+            "Cannot read {0} {1} in namespace {2}: {3}. Give this identity get on configmaps and secrets there "
+            "(playbooks/prepare_rbac.yml), or set isvc_gitlab_url and isvc_gitlab_token.".format(
+                item.get("kind"), item.get("name"), item.get("namespace"),
+                result.get("api_message") or result.get("msg") or "the read failed"))
     return failures
+
+
+def given_tokens(inputs: Mapping[str, Mapping[str, Any]]) -> Dict[str, str]:
+    """The GitLab tokens given, by host (isvc_gitlab_token); the others come from their namespace's Secret."""
+    found = {}
+    for host, values in inputs.items():
+        token = str(values.get("isvc_gitlab_token") or "")
+        if token.strip():
+            found[host] = token
+    return found
 
 
 def gitlab_connection(service: Service, config: Any, secret: Any, token: str) -> Tuple[str, str, str]:
@@ -324,14 +324,13 @@ def gitlab_connection(service: Service, config: Any, secret: Any, token: str) ->
     return url, token, " ".join(problems)
 
 
-def model_lookups(batch: Mapping[str, Any], existing: Any, gitlab_read: Any, gitlab_rereads: Any,
-                  tokens: Mapping[str, str]) -> Dict[str, Any]:
+def model_lookups(batch: Mapping[str, Any], existing: Any, gitlab_read: Any, tokens: Mapping[str, str]) -> Dict[str, Any]:
     """After the reads: services whose namespace could not be read fail; one GitLab resolution per (GitLab, token,
     model ref), whichever namespaces the services are in. ``tokens`` holds the tokens given per host."""
     services = plain(batch["services"])
     found = _existing_by_namespace(existing)
     objects = _gitlab_objects(gitlab_read)
-    failures = read_failures(gitlab_read, gitlab_rereads)
+    failures = read_failures(gitlab_read)
     lookups: Dict[str, Dict[str, Any]] = {}
     secret_tokens: Dict[str, str] = {}
     for host, service in sorted(services.items()):

@@ -48,7 +48,9 @@ class ModelCardError(AmlKserveError):
 
 
 class KubernetesError(AmlKserveError):
-    """The Kubernetes API refused or failed a request."""
+    """The Kubernetes API refused or failed a request; ``api_message`` is the apiserver's own words, when it answered."""
+
+    api_message = ""
 
 
 class OwnershipConflict(AmlKserveError):

@@ -45,6 +45,8 @@ DEPLOYMENT = ("Deployment", "apps/v1")
 POD = ("Pod", "v1")
 EVENT = ("Event", "v1")
 NAMESPACE = ("Namespace", "v1")
+CONFIG_MAP = ("ConfigMap", "v1")
+SECRET = ("Secret", "v1")
 POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce"
 
 
@@ -124,14 +126,17 @@ class KubeClient:
             status = getattr(err, "status", None)
             message = _status_message(err)
             if status == 403:
-                raise KubernetesError(
+                error = KubernetesError(
                     "Forbidden while {0}: {1}. Grant that permission to the identity Ansible uses (the aml.kserve.rbac "
                     "role sets up what the deploy role needs)".format(what, message), status=403, reason="Forbidden")
-            if status == 401:
-                raise KubernetesError("The Kubernetes API rejected the credentials while {0}: {1}; check the token or "
-                                      "kubeconfig".format(what, message), status=401, reason="Unauthorized")
-            raise KubernetesError("Kubernetes API error while {0}: {1} {2}".format(what, status, message),
-                                  status=status, reason=getattr(err, "reason", None))
+            elif status == 401:
+                error = KubernetesError("The Kubernetes API rejected the credentials while {0}: {1}; check the token or "
+                                        "kubeconfig".format(what, message), status=401, reason="Unauthorized")
+            else:
+                error = KubernetesError("Kubernetes API error while {0}: {1} {2}".format(what, status, message),
+                                        status=status, reason=getattr(err, "reason", None))
+            error.api_message = message  # the apiserver's own words, for a caller that words the error its own way
+            raise error
         except Urllib3HTTPError as err:
             raise KubernetesError("Cannot reach the Kubernetes API while {0}: {1}".format(what, first_line(str(err))))
 

@@ -38,6 +38,15 @@ def services_result(client: KubeClient, params: Dict[str, Any], echo: Optional[C
     return result
 
 
+def existing(client: KubeClient, namespace: str, names: List[str], pod_security: bool) -> Dict[str, Any]:
+    """What exists of ``names`` in ``namespace`` (as the module's O(names) read returns it) and, when asked, the
+    namespace's Pod Security level (None when it cannot be read): the deploy role's read before its look-ups."""
+    found: Dict[str, Any] = {"inference_services": _read(client, namespace, names=names)}
+    if pod_security:
+        found["pod_security_level"] = client.pod_security_level(namespace)
+    return found
+
+
 def _read(client: KubeClient, namespace: str, name: Optional[str] = None, names: Optional[List[str]] = None,
           label_selector: Optional[str] = None) -> List[Dict[str, Any]]:
     if names is not None:

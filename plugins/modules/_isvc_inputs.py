@@ -23,15 +23,7 @@ options:
     type: path
 extends_documentation_fragment:
   - aml.kserve._attributes
-attributes:
-  action:
-    support: full
-    details: Runs on the controller, in the task's own process; the module is only this documentation.
-  check_mode:
-    support: full
-    details: Reads variables only.
-  diff_mode:
-    support: none
+  - aml.kserve._attributes.role_step
 notes:
   - Must run with C(no_log=true) and C(run_once=true).
 """

@@ -18,6 +18,7 @@ plugin_utils/_action_module.py does: the values of no_log options are scrubbed f
 
 from __future__ import annotations
 
+import gc
 from typing import Any, Callable, Dict, Iterable, List
 
 from ansible.module_utils.common.parameters import remove_values
@@ -37,6 +38,20 @@ display = Display()
 # imported here, once, with the first of the role's modules: each later task's worker has them already, instead of
 # compiling them again (about 0.25 s over one deploy). Nothing here uses them.
 PRELOADED = (_role_filters, _ownership, _readiness, _render, _render_module)
+
+
+def freeze_for_forks() -> int:
+    """Move every object the process has so far out of the garbage collector's reach, as CPython's documentation
+    advises a process that forks workers without exec (gc.freeze): neither a worker's collections nor the final
+    collection at ansible-playbook's exit walk them again (about 0.1 s of one deploy's exit, and the workers' pages
+    stay shared). Objects made later are collected as always. The number of objects frozen."""
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
+# Here, in the main process, with the first of the role's actions: by then Ansible has loaded the inventory, the
+# playbook and its plugins, and it forks a worker for every task from now on.
+freeze_for_forks()
 
 
 def scrubbed_result(handle: Callable[[Dict[str, Any]], Dict[str, Any]], params: Dict[str, Any],

@@ -46,7 +46,7 @@ def existing(*namespaces: str, services=None) -> dict:
 
 def run_to_lookups(inputs: dict, gitlab_read: dict, tokens=None, reads=None):
     batch = _batch.plan(inputs, OPTIONS, RENDER_SPEC)
-    return _batch.model_lookups(batch, reads or existing("ns1", "ns2"), gitlab_read, {}, tokens or {})
+    return _batch.model_lookups(batch, reads or existing("ns1", "ns2"), gitlab_read, tokens or {})
 
 
 def test_plan_checks_before_any_request_with_the_roles_messages():
@@ -113,22 +113,25 @@ def test_missing_pipeline_configuration_is_explained(reads, expected):
     assert found["lookups"] == []
 
 
-def test_a_failed_read_is_its_namespaces_own_and_says_which():
+def test_a_failed_read_is_its_namespaces_own_and_says_which_in_the_apiservers_words():
     inputs = {"a": service("a"), "b": service("b", "ns2")}
-    failed = {"item": secret("ns2")["item"], "failed": True, "msg": "lookup failed"}
+    forbidden = 'secrets "aml-image-builder-secret" is forbidden: User "x" cannot get resource "secrets"'
+    failed = {"item": secret("ns2")["item"], "failed": True, "msg": "Forbidden while reading Secret ...",
+              "api_message": forbidden}
     batch = _batch.plan(inputs, OPTIONS, RENDER_SPEC)
     registered = {"results": [config("ns1"), secret("ns1"), config("ns2"), failed]}
-    assert _batch.failed_reads(registered) == [{"cluster": "c1", "namespace": "ns2"}]
-    found = _batch.model_lookups(batch, existing("ns1", "ns2"), registered,
-                                 {"results": [{"item": {"cluster": "c1", "namespace": "ns2"}}]}, {})
+    found = _batch.model_lookups(batch, existing("ns1", "ns2"), registered, {})
     assert found["services"]["a"]["error"] == ""
-    assert found["services"]["b"]["error"].startswith("Cannot read Secret aml-image-builder-secret in namespace ns2")
-    forbidden = ('configmaps "aml-image-builder-config" is forbidden: User "x" cannot get resource "configmaps"')
-    reread = {"results": [{"item": {"cluster": "c1", "namespace": "ns2"}, "failed": True,
-                           "msg": 'Failed: HTTP response body: {"kind":"Status","message":"' + forbidden.replace('"', '\\"') + '"}'}]}
-    found = _batch.model_lookups(batch, existing("ns1", "ns2"), registered, reread, {})
-    assert found["services"]["b"]["error"].startswith(
-        "Cannot read ConfigMap aml-image-builder-config in namespace ns2: " + forbidden)
+    assert found["services"]["b"]["error"] == (
+        "Cannot read Secret aml-image-builder-secret in namespace ns2: " + forbidden + ". Give this identity get on "
+        "configmaps and secrets there (playbooks/prepare_rbac.yml), or set isvc_gitlab_url and isvc_gitlab_token.")
+    assert found["services"]["b"]["reason"] == "gitlab"
+    assert [lookup["api_url"] for lookup in found["lookups"]] == ["https://gl.example"]
+
+
+def test_the_tokens_given_are_kept_by_host_and_blank_ones_are_not_given():
+    assert _batch.given_tokens({"a": {"isvc_gitlab_token": "glpat-a"}, "b": {"isvc_gitlab_token": "  "}, "c": {}}) == \
+        {"a": "glpat-a"}
 
 
 def test_a_namespace_that_cannot_be_read_fails_its_services_before_gitlab():
@@ -298,7 +301,7 @@ def test_removals_are_checked_deleted_in_the_batch_and_each_has_its_outcome():
     removed = {"results": [{"item": batch["removals"][0], "changed": True},
                            {"item": batch["removals"][2], "failed": True, "msg": "Failed to delete object: Forbidden"}]}
     # carried through the steps, as the role runs them
-    prepared = _batch.prepare(_batch.model_lookups(batch, {}, {}, {}, {}), {}, {}, RENDER_SPEC)
+    prepared = _batch.prepare(_batch.model_lookups(batch, {}, {}, {}), {}, {}, RENDER_SPEC)
     found = _batch.outcomes(prepared, {}, {}, {}, now=0.0, registered_removal=removed)
     assert found["gone"] == {"name": "gone", "namespace": "ns1", "state": "absent", "ready": False, "changed": True,
                              "seconds": 0.0, "msg": "ns1/gone: deleted"}

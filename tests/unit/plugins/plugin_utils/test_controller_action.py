@@ -89,3 +89,20 @@ def test_what_the_role_filters_import_when_they_run_is_imported_with_the_first_a
     loaded = subprocess.run([sys.executable, "-c", program, str(collection / ".build")], capture_output=True, text=True,
                             check=True).stdout.split()
     assert sorted(lazy - set(loaded)) == []
+
+
+def test_what_exists_before_the_workers_are_forked_is_frozen_and_what_comes_later_is_collected():
+    import gc
+
+    from ansible_collections.aml.kserve.plugins.plugin_utils._controller_action import freeze_for_forks
+
+    assert gc.get_freeze_count() > 0, "importing the actions' base freezes the objects of Ansible's main process"
+    try:
+        before = [object()]
+        frozen = freeze_for_forks()
+        assert frozen >= gc.get_freeze_count() > 0
+        assert not any(obj is before for obj in gc.get_objects()), "a frozen object is no longer in the collector's lists"
+        later = [object()]
+        assert any(obj is later for obj in gc.get_objects()), "an object made after the freeze is collected as always"
+    finally:
+        gc.unfreeze()

@@ -1,0 +1,138 @@
+"""module_utils/_batch_reads.py: the role's reads before its look-ups, per cluster and namespace, with a stand-in client
+(the reads on a real apiserver: tests/integration/test_role_isvc.py, test_clusters.py)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Dict, List, Optional
+
+from ansible_collections.aml.kserve.plugins.module_utils import _batch, _k8s
+from ansible_collections.aml.kserve.plugins.module_utils._batch_reads import read_batch
+from ansible_collections.aml.kserve.plugins.module_utils._errors import KubernetesError
+from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC
+from tests.unit.plugins.module_utils.test_batch import OPTIONS, TOKEN, service
+
+CONFIG = {"data": {"MODEL_REPO_GIT_BASE": "gl.example", "MODEL_REPO_GIT_SCHEME": "https"}}
+SECRET = {"data": {"MODEL_REPO_GIT_TOKEN": base64.b64encode(TOKEN.encode()).decode()}}
+FORBIDDEN = 'configmaps "aml-image-builder-config" is forbidden: User "x" cannot get resource "configmaps"'
+
+
+class Client:
+    """What the reads ask of the Kubernetes backend (_k8s.KubeClient), answered from ``objects``."""
+
+    def __init__(self, objects: Dict[tuple, Any], levels: Optional[Dict[str, str]] = None) -> None:
+        self.objects, self.levels, self.asked = objects, levels or {}, []  # type: Dict[tuple, Any], Dict[str, str], List[tuple]
+
+    def get(self, kind_version, name, namespace=None):
+        self.asked.append(("get", kind_version[0], namespace, name))
+        found = self.objects.get((kind_version[0], namespace, name))
+        if isinstance(found, KubernetesError):
+            raise found
+        return found
+
+    def list(self, kind_version, namespace=None, label_selector=None, field_selector=None):
+        self.asked.append(("list", kind_version[0], namespace))
+        return {"items": [o for (kind, ns, _n), o in self.objects.items() if kind == kind_version[0] and ns == namespace]}
+
+    def pod_security_level(self, namespace):
+        self.asked.append(("get", "Namespace", None, namespace))
+        return self.levels.get(namespace)
+
+
+def forbidden() -> KubernetesError:
+    error = KubernetesError("Forbidden while reading ConfigMap ...", status=403, reason="Forbidden")
+    error.api_message = FORBIDDEN
+    return error
+
+
+def pipeline_objects(*namespaces: str) -> Dict[tuple, Any]:
+    found: Dict[tuple, Any] = {}
+    for namespace in namespaces:
+        found[("ConfigMap", namespace, _batch.CONFIG_MAP)] = CONFIG
+        found[("Secret", namespace, _batch.SECRET)] = SECRET
+    return found
+
+
+def test_each_namespace_is_read_once_and_each_service_gets_its_gitlab_connection():
+    client = Client(pipeline_objects("ns1", "ns2"), levels={"ns1": "baseline", "ns2": ""})
+    inputs = {"a": service("a"), "b": service("b"), "c": service("c", "ns2")}
+    found = read_batch(_batch.plan(inputs, OPTIONS, RENDER_SPEC), {"c1": {}}, {}, connect=lambda _c: client)
+    assert sorted(client.asked) == sorted(
+        [("list", "InferenceService", "ns1"), ("get", "Namespace", None, "ns1"),
+         ("list", "InferenceService", "ns2"), ("get", "Namespace", None, "ns2"),
+         ("get", "ConfigMap", "ns1", _batch.CONFIG_MAP), ("get", "Secret", "ns1", _batch.SECRET),
+         ("get", "ConfigMap", "ns2", _batch.CONFIG_MAP), ("get", "Secret", "ns2", _batch.SECRET)])
+    assert [s["error"] for s in found["services"].values()] == ["", "", ""]
+    assert found["existing"]["c1|ns1"]["pod_security_level"] == "baseline"
+    assert found["existing"]["c1|ns2"]["pod_security_level"] == ""
+    # one look-up for the three: the same GitLab, token and model ref, whichever namespace they are in
+    assert [(lookup["api_url"], lookup["args"]["repo"]) for lookup in found["lookups"]] == [("https://gl.example", "m")]
+    assert found["gitlab_tokens"] == {"model-1": TOKEN}
+
+
+def test_a_cluster_that_cannot_be_reached_fails_its_own_services_and_is_asked_once():
+    client = Client(pipeline_objects("ns1"))
+    made: List[str] = []
+
+    def connect(connection):
+        made.append(connection.get("host", ""))
+        if connection.get("host") == "https://down":
+            raise KubernetesError("Cannot reach the Kubernetes API (connection refused)")
+        return client
+
+    inputs = {"up": service("up"), "down1": service("down1", isvc_kubernetes={"host": "https://down"}),
+              "down2": service("down2", "ns2", isvc_kubernetes={"host": "https://down"})}
+    plan = _batch.plan(inputs, OPTIONS, RENDER_SPEC)
+    clusters = {"c1": {"host": "https://down"}, "c2": {}}
+    assert {s["cluster"] for h, s in plan["services"].items() if h.startswith("down")} == {"c1"}
+    found = read_batch(plan, clusters, {}, connect=connect)
+    assert made == ["https://down", ""], "one connection per cluster, the unreachable one not retried per namespace"
+    services = found["services"]
+    assert services["up"]["error"] == ""
+    assert services["down1"]["error"] == services["down2"]["error"] == "Cannot reach the Kubernetes API (connection refused)"
+    assert services["down1"]["reason"] == "read"
+    assert len(found["lookups"]) == 1
+
+
+def test_a_refused_read_of_the_configmap_is_explained_in_the_apiservers_words():
+    objects = pipeline_objects("ns1", "ns2")
+    objects[("ConfigMap", "ns2", _batch.CONFIG_MAP)] = forbidden()
+    inputs = {"a": service("a"), "b": service("b", "ns2")}
+    found = read_batch(_batch.plan(inputs, OPTIONS, RENDER_SPEC), {"c1": {}}, {}, connect=lambda _c: Client(objects))
+    assert found["services"]["a"]["error"] == ""
+    assert found["services"]["b"]["error"] == (
+        "Cannot read ConfigMap aml-image-builder-config in namespace ns2: " + FORBIDDEN + ". Give this identity get on "
+        "configmaps and secrets there (playbooks/prepare_rbac.yml), or set isvc_gitlab_url and isvc_gitlab_token.")
+    assert found["services"]["b"]["reason"] == "gitlab"
+
+
+def test_a_missing_secret_is_named_with_the_command_that_creates_it():
+    objects = pipeline_objects("ns1")
+    del objects[("Secret", "ns1", _batch.SECRET)]
+    found = read_batch(_batch.plan({"a": service("a")}, OPTIONS, RENDER_SPEC), {"c1": {}}, {},
+                       connect=lambda _c: Client(objects))
+    assert "Secret aml-image-builder-secret does not exist in namespace ns1" in found["services"]["a"]["error"]
+    assert "kubectl create secret generic aml-image-builder-secret -n ns1" in found["services"]["a"]["error"]
+    assert found["lookups"] == []
+
+
+def test_given_address_and_token_read_neither_object_and_the_token_is_used():
+    client = Client({})
+    inputs = {"a": service("a", isvc_gitlab_url="https://gitlab.given", isvc_gitlab_token="glpat-given")}
+    plan = _batch.plan(inputs, OPTIONS, RENDER_SPEC)
+    found = read_batch(plan, {"c1": {}}, _batch.given_tokens(inputs), connect=lambda _c: client)
+    assert [a for a in client.asked if a[1] in ("ConfigMap", "Secret")] == []
+    assert found["gitlab_tokens"] == {"model-1": "glpat-given"}
+    assert "glpat-given" not in repr(found["services"]), "a token is kept only where the look-up task takes it"
+
+
+def test_a_connection_of_the_wrong_type_names_isvc_kubernetes():
+    from ansible_collections.aml.kserve.plugins.module_utils._batch_reads import _client
+
+    try:
+        _client({"validate_certs": "sometimes"})
+    except KubernetesError as error:
+        assert error.msg.startswith("isvc_kubernetes: ") and "validate_certs" in error.msg
+    else:
+        raise AssertionError("a connection that is not kubernetes.core's options must be refused")
+    assert _k8s.CONFIG_MAP == ("ConfigMap", "v1") and _k8s.SECRET == ("Secret", "v1")
