@@ -29,7 +29,7 @@ CSA = "kubectl-client-side-apply"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 HAMI = ("nvidia.com/gpualloc", "nvidia.com/gpucores", "nvidia.com/gpumem")
 # the role's read of what exists (one task for the play batch), after which the race is staged
-READ_TASK = "Read what exists of the services, and the Pod Security level, one request per namespace"
+READ_TASK = "Read what exists, the Pod Security level and GitLab's address and token, once per namespace"
 HOOKS = pathlib.Path(__file__).parent / "callback_plugins"
 SIMULATOR_AGENT = "aml-kserve-simulator"
 
