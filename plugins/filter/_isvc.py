@@ -66,6 +66,8 @@ class FilterModule:
             "_isvc_ownership_groups": _batch_step(_batch.ownership_groups),
             "_isvc_apply_groups": _batch_step(_batch.apply_groups),
             "_isvc_waits": _batch_step(_batch.waits),
+            "_isvc_outcomes": _batch_step(_batch.outcomes),
+            "_isvc_stats": _batch.stats,
             "_isvc_report": _isvc_report,
             "_isvc_junit": _batch.junit_xml,
             "_isvc_table": _batch.table,
