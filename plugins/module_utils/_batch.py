@@ -441,7 +441,6 @@ def prepare(batch: Mapping[str, Any], models: Any, runtimes: Any, render_spec: A
         "services": services,
         "label_namespaces": [dict(zip(("cluster", "namespace"), w.split("|", 1)))
                              for w in sorted({scope(s) for s in active if s.get("label_namespace")})],
-        "pod_security_unread": sorted({s["namespace"] for s in active if s.get("pod_security_unread")}),
         "manifests": [{"path": s["manifest"], "resource": s["rendered"]["resource"]} for s in active if s["render_only"]],
         "existing": existing,
         "removal_services": batch.get("removal_services") or {},
@@ -615,6 +614,16 @@ def _summary_line(outcome: Mapping[str, Any], check_mode: bool) -> str:
     return line + "".join(". WARNING: " + w if i == 0 else " WARNING: " + w for i, w in enumerate(outcome.get("warnings") or []))
 
 
+def pod_security_warnings(service: Service) -> List[str]:
+    """Why hostIPC could not be checked against the namespace's Pod Security level, kept with the service's outcome
+    (its message, isvc_result and isvc_results), also when the wait fails: that may be the reason."""
+    if not service.get("pod_security_unread"):
+        return []
+    return ["the Pod Security level of namespace {0} could not be read (no get on the Namespace), so hostIPC was not "
+            "checked against it; if the predictor's pods are not created, see the PSA fix in the README".format(
+                service["namespace"])]
+
+
 def outcomes(prepared: Mapping[str, Any], registered_apply: Any, registered_wait: Any, manifests: Any, now: float,
              check_mode: bool = False, registered_removal: Any = None) -> Dict[str, Dict[str, Any]]:
     """The outcome of each service of the batch, by host: the role's result, and ``failed`` with ``msg``."""
@@ -647,7 +656,10 @@ def outcomes(prepared: Mapping[str, Any], registered_apply: Any, registered_wait
                            state=str((summary or {}).get("state") or ""),
                            out_cluster_endpoint=str((summary or {}).get("url") or ""),
                            waited=(summary or {}).get("waited", 0))
+        warnings = pod_security_warnings(service)
         if error:
+            if warnings and reason not in ("input", "guard"):  # after the apply: the warning may say why
+                error = error.rstrip(".") + "".join(". WARNING: " + w for w in warnings)
             # issue 14's failure record: which service, a short class and the failed step's message
             outcome.update(failed=True, reason=reason, message=error, msg=error)
             found[host] = outcome
@@ -656,7 +668,7 @@ def outcomes(prepared: Mapping[str, Any], registered_apply: Any, registered_wait
         outcome.update(in_cluster_endpoint=rendered["in_cluster_endpoint"], deployment_mode=rendered["deployment_mode"],
                        project_path=model["project_path"], commit_id=model["commit_id"], revision=model["revision"],
                        runtime=service["runtime"]["name"], runtime_choice=service["runtime"]["choice"],
-                       warnings=_role_checks.render_warnings(rendered))
+                       warnings=_role_checks.render_warnings(rendered) + warnings)
         outcome.setdefault("out_cluster_endpoint", "")
         outcome["msg"] = (_summary_line(outcome, check_mode) if not service["render_only"] else
                           "{0}/{1}: manifest {2}".format(service["namespace"], service["name"], service["manifest"]))

@@ -270,6 +270,29 @@ def test_outcomes_from_apply_and_wait_one_wait_per_cluster_timeout_and_rules():
     assert sorted(stats) == ["ns1/a", "ns1/b", "ns1/c", "ns2/d"] and stats["ns1/c"]["failed"] is True
 
 
+def test_an_unread_pod_security_level_is_a_warning_of_its_services_outcomes_also_when_the_wait_fails():
+    reads = {"results": [{"item": {"namespace": "ns1", "cluster": "c1"}, "inference_services": [], "pod_security_level": None},
+                         {"item": {"namespace": "ns2", "cluster": "c1"}, "inference_services": [], "pod_security_level": ""}]}
+    done = owned(prepared({"a": service("a"), "b": service("b", isvc_wait_timeout=60), "c": service("c", "ns2")},
+                          reads=reads))
+    apply = {"results": [{"item": done["apply"][0], "changed": True,
+                          "result": {"results": [{"changed": True, "result": APPLIED}] * 3}}]}
+    waits = _batch.waits(done, apply)
+    assert [w["label"] for w in waits] == ["ns1/b", "2 InferenceServices in 2 namespaces"]
+    waited = {"results": [
+        {"item": waits[0], "failed": True, "msg": "InferenceService ns1/b was not ready after 60 s.", "status": {}},
+        {"item": waits[1], "inference_services": [
+            {"namespace": "ns1", "name": "a", "ready": True, "state": "ready", "url": "http://a.example"},
+            {"namespace": "ns2", "name": "c", "ready": True, "state": "ready", "url": "http://c.example"}]}]}
+    found = _batch.outcomes(done, apply, waited, {}, now=0.0)
+    warning = ("the Pod Security level of namespace ns1 could not be read (no get on the Namespace), so hostIPC was not "
+               "checked against it; if the predictor's pods are not created, see the PSA fix in the README")
+    assert found["a"]["warnings"] == [warning] and found["a"]["msg"].endswith(". WARNING: " + warning)
+    assert found["b"]["failed"] is True
+    assert found["b"]["msg"] == "InferenceService ns1/b was not ready after 60 s. WARNING: " + warning
+    assert found["c"]["warnings"] == [] and "WARNING" not in found["c"]["msg"], "ns2's level was read"
+
+
 def test_report_table_and_junit():
     results = {"a": {"name": "a", "namespace": "ns1", "failed": False, "commit_id": "c" * 40, "out_cluster_endpoint": "http://a",
                      "seconds": 1.5},
