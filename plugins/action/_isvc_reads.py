@@ -2,7 +2,7 @@
 # Copyright (c) aml.kserve contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""PRIVATE: the role's reads before its look-ups (roles/isvc/tasks/present.yml); see module_utils/_batch_reads.py."""
+"""PRIVATE: the role's reads before its look-ups (roles/isvc/tasks/present.yml); see module_utils/_batch_cluster.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 
 from ansible_collections.aml.kserve.plugins.filter._isvc import packed, unpacked
 from ansible_collections.aml.kserve.plugins.module_utils._batch import given_tokens
-from ansible_collections.aml.kserve.plugins.module_utils._batch_reads import read_batch
+from ansible_collections.aml.kserve.plugins.module_utils._batch_cluster import read_batch
 from ansible_collections.aml.kserve.plugins.module_utils._module import ArgumentSpec
 from ansible_collections.aml.kserve.plugins.plugin_utils._controller_action import ControllerAction
 

@@ -63,8 +63,6 @@ class FilterModule:
         return {
             "_isvc_runtime_lookups": _batch_step(_batch.runtime_lookups),
             "_isvc_prepare": _batch_step(_prepare),
-            "_isvc_ownership_groups": _batch_step(_batch.ownership_groups),
-            "_isvc_apply_groups": _batch_step(_batch.apply_groups),
             "_isvc_waits": _batch_step(_batch.waits),
             "_isvc_outcomes": _batch_step(_batch.outcomes),
             "_isvc_stats": _batch.stats,

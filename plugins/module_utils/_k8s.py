@@ -159,6 +159,14 @@ class KubeClient:
         return self.call(what, resource.patch, body=patch, name=name, namespace=namespace,
                          content_type="application/json-patch+json").to_dict()
 
+    def merge_patch(self, kind_version: Tuple[str, str], name: str, namespace: Optional[str],
+                    patch: Dict[str, Any]) -> Dict[str, Any]:
+        """Apply an RFC 7386 merge patch (what ``kubectl label`` sends); the object after it."""
+        resource = self.resource(*kind_version)
+        what = "patching {0} {1}".format(kind_version[0], "/".join(filter(None, (namespace, name))))
+        return self.call(what, resource.patch, body=patch, name=name, namespace=namespace,
+                         content_type="application/merge-patch+json").to_dict()
+
     def apply_conflicts(self, kind_version: Tuple[str, str], definition: Dict[str, Any],
                         field_manager: str) -> Optional[Dict[str, Any]]:
         """Server-side apply ``definition`` as a dry run, without force: the 409 Status when fields of other managers

@@ -76,6 +76,19 @@ def prepare(client: KubeClient, resources: Sequence[Mapping[str, Any]], existing
     return outcomes
 
 
+def takeover(client: KubeClient, resources: Sequence[Mapping[str, Any]], existing: Sequence[Mapping[str, Any]],
+             field_manager: str, force_conflicts: bool, update_if_exists: bool, check_mode: bool, diff_mode: bool,
+             force_hint: str) -> Dict[str, Any]:
+    """inference_service_ownership's result: ``services`` (each one's outcome, in order), ``changed`` when a migration
+    was written, ``diff`` in diff mode."""
+    outcomes = prepare(client, resources, existing, field_manager, force_conflicts, update_if_exists, check_mode,
+                       force_hint)
+    found: Dict[str, Any] = {"changed": any(o.migrated for o in outcomes), "services": [o.result() for o in outcomes]}
+    if diff_mode:
+        found["diff"] = [o.diff for o in outcomes if o.diff]
+    return found
+
+
 def _prepare_one(client: KubeClient, outcome: Outcome, resource: Mapping[str, Any], current: Optional[Mapping[str, Any]],
                  field_manager: str, force_conflicts: bool, update_if_exists: bool, check_mode: bool,
                  force_hint: str) -> None:

@@ -175,12 +175,10 @@ SPEC = _k8s.CONNECTION_SPEC.merge(
 
 
 def ownership_result(client, params: dict, check_mode: bool, diff_mode: bool) -> dict:
-    outcomes = _takeover.prepare(client, params["resources"], params["existing"], params["field_manager"],
-                                 params["force_conflicts"], params["update_if_exists"], check_mode, params["force_hint"])
-    result = {"changed": any(o.migrated for o in outcomes), "services": [o.result() for o in outcomes]}
-    if diff_mode:
-        result["diff"] = [o.diff for o in outcomes if o.diff]
-    problems = [o.msg for o in outcomes if o.failed]
+    result = _takeover.takeover(client, params["resources"], params["existing"], params["field_manager"],
+                                params["force_conflicts"], params["update_if_exists"], check_mode, diff_mode,
+                                params["force_hint"])
+    problems = [s["msg"] for s in result["services"] if s.get("failed")]
     if problems and params["fail_on_problem"]:
         raise OwnershipConflict("\n".join(problems), **result)
     return result

@@ -80,10 +80,14 @@ class ControllerAction(ActionBase):
     def handle(self, params: Dict[str, Any]) -> Dict[str, Any]:
         raise NotImplementedError
 
+    def secret_values(self, params: Dict[str, Any]) -> Iterable[str]:
+        """Values to scrub besides the no_log options', for an option that carries secrets inside it."""
+        return ()
+
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         validation, params = self.validate_argument_spec(**self.SPEC.module_kwargs())
         # the values the argument spec marks no_log (api_token, ...), as AnsibleModule collects them
-        no_log_values = validation._no_log_values  # pylint: disable=protected-access
+        no_log_values = set(validation._no_log_values) | set(self.secret_values(params))  # pylint: disable=protected-access
         result.update(scrubbed_result(self.handle, params, no_log_values))
         return result

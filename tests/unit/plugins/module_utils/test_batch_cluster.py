@@ -1,4 +1,4 @@
-"""module_utils/_batch_reads.py: the role's reads before its look-ups, per cluster and namespace, with a stand-in client
+"""module_utils/_batch_cluster.py: the role's reads before its look-ups, per cluster and namespace, with a stand-in client
 (the reads on a real apiserver: tests/integration/test_role_isvc.py, test_clusters.py)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import base64
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.aml.kserve.plugins.module_utils import _batch, _k8s
-from ansible_collections.aml.kserve.plugins.module_utils._batch_reads import read_batch
+from ansible_collections.aml.kserve.plugins.module_utils._batch_cluster import read_batch
 from ansible_collections.aml.kserve.plugins.module_utils._errors import KubernetesError
 from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC
 from tests.unit.plugins.module_utils.test_batch import OPTIONS, TOKEN, service
@@ -127,7 +127,7 @@ def test_given_address_and_token_read_neither_object_and_the_token_is_used():
 
 
 def test_a_connection_of_the_wrong_type_names_isvc_kubernetes():
-    from ansible_collections.aml.kserve.plugins.module_utils._batch_reads import _client
+    from ansible_collections.aml.kserve.plugins.module_utils._batch_cluster import _client
 
     try:
         _client({"validate_certs": "sometimes"})
@@ -136,3 +136,64 @@ def test_a_connection_of_the_wrong_type_names_isvc_kubernetes():
     else:
         raise AssertionError("a connection that is not kubernetes.core's options must be refused")
     assert _k8s.CONFIG_MAP == ("ConfigMap", "v1") and _k8s.SECRET == ("Secret", "v1")
+
+
+class Writes(Client):
+    """The stand-in, with the label patch the step before the apply sends."""
+
+    def __init__(self, refuse: str = "") -> None:
+        super().__init__({})
+        self.refuse = refuse
+
+    def merge_patch(self, kind_version, name, namespace, patch):
+        self.asked.append(("merge-patch", kind_version[0], name, patch))
+        if name == self.refuse:
+            error = KubernetesError(f'Forbidden while patching Namespace {name}: namespaces "{name}" is forbidden: User '
+                                    '"x" cannot patch resource "namespaces"', status=403, reason="Forbidden")
+            raise error
+        return {}
+
+
+def rendered(**values):
+    from tests.unit.plugins.module_utils.test_batch import prepared
+
+    reads = {"results": [{"item": {"namespace": ns, "cluster": "c1"}, "inference_services": [],
+                          "pod_security_level": "baseline"} for ns in ("ns1", "ns2")]}
+    return prepared({"a": service("a", **values), "b": service("b", "ns2", **values)}, reads=reads)
+
+
+def test_new_services_are_grouped_for_the_apply_with_no_request():
+    from ansible_collections.aml.kserve.plugins.module_utils._batch_cluster import prepare_apply
+
+    client = Writes()
+    found = prepare_apply(rendered(isvc_host_ipc=False), {"c1": {}}, False, False, connect=lambda _c: client)
+    assert client.asked == []
+    assert found["changed"] is False
+    assert [(g["field_manager"], g["hosts"]) for g in found["apply"]] == [("aml.kserve", ["a", "b"])]
+
+
+def test_namespaces_are_labelled_privileged_each_failure_its_own_and_nothing_written_in_check_mode():
+    from ansible_collections.aml.kserve.plugins.module_utils._batch_cluster import PRIVILEGED, prepare_apply
+
+    batch = rendered(isvc_manage_pod_security=True)
+    assert [n["namespace"] for n in batch["label_namespaces"]] == ["ns1", "ns2"]
+    client = Writes(refuse="ns2")
+    found = prepare_apply(batch, {"c1": {}}, False, False, connect=lambda _c: client)
+    assert client.asked == [("merge-patch", "Namespace", "ns1", PRIVILEGED), ("merge-patch", "Namespace", "ns2", PRIVILEGED)]
+    assert PRIVILEGED == {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}
+    assert found["changed"] is True
+    assert [g["hosts"] for g in found["apply"]] == [["a"]]
+    services = _batch.plain(found["services"])
+    assert services["b"]["error"].startswith("Cannot label namespace ns2 privileged for hostIPC (isvc_manage_pod_security): ")
+    assert 'cannot patch resource "namespaces"' in services["b"]["error"]
+
+    dry = Writes()
+    checked = prepare_apply(rendered(isvc_manage_pod_security=True), {"c1": {}}, True, False, connect=lambda _c: dry)
+    assert dry.asked == [] and checked["changed"] is True and [g["hosts"] for g in checked["apply"]] == [["a", "b"]]
+
+
+def test_the_secrets_of_the_connections_are_known_to_scrub():
+    from ansible_collections.aml.kserve.plugins.module_utils._batch_cluster import cluster_secrets
+
+    assert sorted(cluster_secrets({"c1": {"api_key": "sha256~abc", "host": "https://k"}, "c2": {"kubeconfig": "/k/cfg"},
+                                   "c3": {"kubeconfig": {"inline": "dict"}}})) == ["/k/cfg", "sha256~abc"]

@@ -1,0 +1,60 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) aml.kserve contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: _isvc_prepare_apply
+short_description: "PRIVATE: a step of the aml.kserve.isvc role, not an API"
+version_added: 0.1.0
+description:
+  - Internal to the aml.kserve.isvc role; it may change or go away without notice. Do not use it.
+  - After the render, labels the namespaces privileged for hostIPC where the role is asked to, takes over or checks
+    the ownership of the services that exist as M(aml.kserve.inference_service_ownership) does, and groups the
+    definitions to apply.
+author:
+  - aml.kserve developers (@aml-kserve)
+options:
+  batch:
+    description: The batch's state after the render.
+    type: dict
+    required: true
+  clusters:
+    description: Each cluster's connection, in kubernetes.core's option names, by cluster id.
+    type: dict
+    default: {}
+extends_documentation_fragment:
+  - aml.kserve._attributes
+attributes:
+  action:
+    support: full
+    details: Runs on the controller, in the task's own process; the module is only this documentation.
+  check_mode:
+    support: full
+    details: Writes neither the labels nor the migrations; reports them as changes.
+  diff_mode:
+    support: full
+    details: The migrations of the services that exist.
+notes:
+  - Must run with C(run_once=true).
+requirements:
+  - kubernetes (Python library) on the controller
+"""
+
+EXAMPLES = r"""
+# internal to the aml.kserve.isvc role
+"""
+
+RETURN = r"""
+services:
+  description: Internal.
+  returned: always
+  type: str
+apply:
+  description: Internal.
+  returned: always
+  type: list
+  elements: dict
+"""
