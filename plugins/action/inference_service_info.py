@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from ansible_collections.aml.kserve.plugins.module_utils import _k8s
-from ansible_collections.aml.kserve.plugins.module_utils._errors import KubernetesError
 from ansible_collections.aml.kserve.plugins.module_utils._service_info import services_result
 from ansible_collections.aml.kserve.plugins.modules.inference_service_info import SPEC
 from ansible_collections.aml.kserve.plugins.plugin_utils._controller_action import ControllerAction, display
@@ -17,8 +16,6 @@ class ActionModule(ControllerAction):
     SPEC = SPEC
 
     def handle(self, params):
-        if not _k8s.HAS_KUBERNETES:
-            raise KubernetesError("The kubernetes Python library is needed on the controller: pip install kubernetes")
         return services_result(_k8s.KubeClient(params=params), params, echo=_progress)
 
 

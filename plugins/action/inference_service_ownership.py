@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from ansible_collections.aml.kserve.plugins.module_utils import _k8s
-from ansible_collections.aml.kserve.plugins.module_utils._errors import KubernetesError
 from ansible_collections.aml.kserve.plugins.modules.inference_service_ownership import SPEC, ownership_result
 from ansible_collections.aml.kserve.plugins.plugin_utils._controller_action import ControllerAction
 
@@ -16,7 +15,5 @@ class ActionModule(ControllerAction):
     SPEC = SPEC
 
     def handle(self, params):
-        if not _k8s.HAS_KUBERNETES:
-            raise KubernetesError("The kubernetes Python library is needed on the controller: pip install kubernetes")
         return ownership_result(_k8s.KubeClient(params=params), params, bool(self._task.check_mode),
                                 bool(self._task.diff))

@@ -262,8 +262,7 @@ def _gitlab_objects(registered: Any) -> Dict[Tuple[str, str], Any]:
         if result.get("failed"):
             found[key] = {"failed": True, "msg": str(result.get("msg") or "")}
         else:
-            objects = result.get("msg") or []  # the k8s lookup's answer, passed through debug
-            found[key] = objects[0] if isinstance(objects, list) and objects else None
+            found[key] = result.get("object")
     return found
 
 
@@ -611,7 +610,12 @@ def _summary_line(outcome: Mapping[str, Any], check_mode: bool) -> str:
     line = ("{namespace}/{name}: {state}, {project_path}@{revision} on {runtime} ({deployment_mode}), in cluster "
             "{in_cluster_endpoint}, outside {outside}".format(**dict(outcome, state=state,
                                                                      outside=outcome["out_cluster_endpoint"] or "(none yet)")))
-    return line + "".join(". WARNING: " + w if i == 0 else " WARNING: " + w for i, w in enumerate(outcome.get("warnings") or []))
+    return _with_warnings(line, outcome.get("warnings") or [])
+
+
+def _with_warnings(text: str, warnings: List[str]) -> str:
+    """A message and its warnings after it: ``<text>. WARNING: <first> WARNING: <second>``."""
+    return text + "".join(". WARNING: " + w if i == 0 else " WARNING: " + w for i, w in enumerate(warnings))
 
 
 def pod_security_warnings(service: Service) -> List[str]:
@@ -656,10 +660,9 @@ def outcomes(prepared: Mapping[str, Any], registered_apply: Any, registered_wait
                            state=str((summary or {}).get("state") or ""),
                            out_cluster_endpoint=str((summary or {}).get("url") or ""),
                            waited=(summary or {}).get("waited", 0))
-        warnings = pod_security_warnings(service)
+        warnings = pod_security_warnings(service)  # only of a service the guard let through
         if error:
-            if warnings and reason not in ("input", "guard"):  # after the apply: the warning may say why
-                error = error.rstrip(".") + "".join(". WARNING: " + w for w in warnings)
+            error = _with_warnings(error.rstrip("."), warnings) if warnings else error  # it may say why the wait failed
             # issue 14's failure record: which service, a short class and the failed step's message
             outcome.update(failed=True, reason=reason, message=error, msg=error)
             found[host] = outcome

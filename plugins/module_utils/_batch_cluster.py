@@ -18,7 +18,7 @@ task each instead of three or four: a task costs Ansible a worker and a result (
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -34,8 +34,6 @@ def _client(connection: Mapping[str, Any]) -> _k8s.KubeClient:
     checked = ArgumentSpecValidator(**_k8s.CONNECTION_SPEC.module_kwargs()).validate(dict(connection))
     if checked.error_messages:
         raise KubernetesError("isvc_kubernetes: " + "; ".join(checked.error_messages))
-    if not _k8s.HAS_KUBERNETES:
-        raise KubernetesError("The kubernetes Python library is needed on the controller: pip install kubernetes")
     return _k8s.KubeClient(params=checked.validated_parameters)
 
 
@@ -54,21 +52,26 @@ class _Clusters:
         self._connect = connect
         self._made: Dict[str, Any] = {}
 
+    def _client(self, cluster: str) -> Any:
+        """The cluster's client, or the error that it could not be made with (raised again for each step)."""
+        if cluster not in self._made:
+            try:
+                self._made[cluster] = self._connect(self._connections.get(cluster) or {})
+            except AmlKserveError as error:
+                self._made[cluster] = error
+        return self._made[cluster]
+
     def run(self, item: Mapping[str, Any], step: Callable[[Any], Dict[str, Any]]) -> Dict[str, Any]:
         """``step(client)`` as the registered result of a loop item: its keys, or failed with the message."""
         cluster = str(item.get("cluster", ""))
+        client = self._client(cluster)
         try:
-            if cluster not in self._made:
-                try:
-                    self._made[cluster] = self._connect(self._connections.get(cluster) or {})
-                except AmlKserveError as error:
-                    self._made[cluster] = error
-            if isinstance(self._made[cluster], AmlKserveError):
-                raise self._made[cluster]
-            return dict(step(self._made[cluster]), item=dict(item))
+            if isinstance(client, AmlKserveError):
+                raise client
+            return dict(step(client), item=dict(item))
         except AmlKserveError as error:
             if error.details.get("status") is None:
-                self._made[cluster] = error  # no answer from the apiserver: the cluster's other reads would not get one
+                self._made[cluster] = error  # no answer from the apiserver: the cluster's other steps would get none
             return {"item": dict(item), "failed": True, "msg": error.msg,
                     "api_message": getattr(error, "api_message", "") or error.msg}
 
@@ -77,8 +80,7 @@ def _pipeline_object(item: Mapping[str, Any]) -> Callable[[Any], Dict[str, Any]]
     kind = _k8s.CONFIG_MAP if item["kind"] == "ConfigMap" else _k8s.SECRET
 
     def read(client: Any) -> Dict[str, Any]:
-        found: Optional[Dict[str, Any]] = client.get(kind, item["name"], item["namespace"])
-        return {"msg": [found] if found is not None else []}  # the shape kubernetes.core's k8s lookup answers
+        return {"object": client.get(kind, item["name"], item["namespace"])}  # None when it does not exist
     return read
 
 

@@ -83,6 +83,8 @@ class KubeClient:
 
     def __init__(self, module: Any = None, params: Optional[Dict[str, Any]] = None) -> None:
         """From a module (kubernetes.core's AnsibleK8SModule), or from validated params (an action plugin)."""
+        if not HAS_KUBERNETES:  # a module fails before (AnsibleK8SModule); an action on the controller fails here
+            raise KubernetesError("The kubernetes Python library is needed on the controller: pip install kubernetes")
         auth = {k: v for k, v in (params or {}).items() if k in CONNECTION_SPEC.argument_spec and v is not None}
         try:
             self.k8s = get_api_client(module=module, **auth) if module is not None else get_api_client(**auth)

@@ -27,12 +27,9 @@ options:
     default: {}
 extends_documentation_fragment:
   - aml.kserve._attributes
+  - aml.kserve._attributes.role_step
 attributes:
-  action:
-    support: full
-    details: Runs on the controller, in the task's own process; the module is only this documentation.
   check_mode:
-    support: full
     details: Writes neither the labels nor the migrations; reports them as changes.
   diff_mode:
     support: full

@@ -30,12 +30,12 @@ def service(name: str, namespace: str = "ns1", **values) -> dict:
 
 def config(namespace: str) -> dict:
     return {"item": {"kind": "ConfigMap", "name": _batch.CONFIG_MAP, "namespace": namespace, "cluster": "c1"},
-            "msg": [{"data": {"MODEL_REPO_GIT_BASE": "gl.example", "MODEL_REPO_GIT_SCHEME": "https"}}]}
+            "object": {"data": {"MODEL_REPO_GIT_BASE": "gl.example", "MODEL_REPO_GIT_SCHEME": "https"}}}
 
 
 def secret(namespace: str, token: str = TOKEN) -> dict:
     return {"item": {"kind": "Secret", "name": _batch.SECRET, "namespace": namespace, "cluster": "c1"},
-            "msg": [{"data": {"MODEL_REPO_GIT_TOKEN": base64.b64encode(token.encode()).decode()}}]}
+            "object": {"data": {"MODEL_REPO_GIT_TOKEN": base64.b64encode(token.encode()).decode()}}}
 
 
 def existing(*namespaces: str, services=None) -> dict:
@@ -100,10 +100,10 @@ def test_another_token_means_another_lookup_and_tokens_are_trimmed():
 @pytest.mark.parametrize("reads, expected", [
     ([secret("ns1")], ["ConfigMap aml-image-builder-config does not exist in namespace ns1",
                        "kubectl create configmap aml-image-builder-config -n ns1"]),
-    ([{"item": config("ns1")["item"], "msg": [{"data": {}}]}, secret("ns1")],
+    ([{"item": config("ns1")["item"], "object": {"data": {}}}, secret("ns1")],
      ["ConfigMap aml-image-builder-config in namespace ns1 lacks the key MODEL_REPO_GIT_BASE"]),
     ([config("ns1")], ["Secret aml-image-builder-secret does not exist in namespace ns1"]),
-    ([config("ns1"), {"item": secret("ns1")["item"], "msg": [{"data": {}}]}],
+    ([config("ns1"), {"item": secret("ns1")["item"], "object": {"data": {}}}],
      ["Secret aml-image-builder-secret in namespace ns1 lacks the key MODEL_REPO_GIT_TOKEN"]),
 ])
 def test_missing_pipeline_configuration_is_explained(reads, expected):

@@ -135,7 +135,6 @@ def test_a_connection_of_the_wrong_type_names_isvc_kubernetes():
         assert error.msg.startswith("isvc_kubernetes: ") and "validate_certs" in error.msg
     else:
         raise AssertionError("a connection that is not kubernetes.core's options must be refused")
-    assert _k8s.CONFIG_MAP == ("ConfigMap", "v1") and _k8s.SECRET == ("Secret", "v1")
 
 
 class Writes(Client):
@@ -197,3 +196,15 @@ def test_the_secrets_of_the_connections_are_known_to_scrub():
 
     assert sorted(cluster_secrets({"c1": {"api_key": "sha256~abc", "host": "https://k"}, "c2": {"kubeconfig": "/k/cfg"},
                                    "c3": {"kubeconfig": {"inline": "dict"}}})) == ["/k/cfg", "sha256~abc"]
+
+
+def test_without_the_kubernetes_library_every_cluster_step_says_what_to_install(monkeypatch):
+    from ansible_collections.aml.kserve.plugins.module_utils._batch_cluster import _client
+
+    monkeypatch.setattr(_k8s, "HAS_KUBERNETES", False)
+    try:
+        _client({})
+    except KubernetesError as error:
+        assert error.msg == "The kubernetes Python library is needed on the controller: pip install kubernetes"
+    else:
+        raise AssertionError("a client without the library must be refused")
