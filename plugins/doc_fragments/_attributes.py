@@ -31,3 +31,12 @@ attributes:
   diff_mode:
     support: none
 """
+
+    # The clusters option of the deploy role's private steps that talk to the clusters, said once.
+    ROLE_CLUSTERS = r"""
+options:
+  clusters:
+    description: Each cluster's connection, in kubernetes.core's option names, by cluster id.
+    type: dict
+    default: {}
+"""

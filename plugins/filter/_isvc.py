@@ -55,7 +55,13 @@ def _prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, 
 
 
 def _isvc_report(hosts: List[str], hostvars: Mapping[str, Any]) -> List[Dict[str, Any]]:
-    return _batch.report({host: hostvars[host].get("isvc_result") for host in hosts}, hosts)
+    return _batch.report({host: _outcome(hostvars[host], host) for host in hosts}, hosts)
+
+
+def _outcome(variables: Mapping[str, Any], host: str) -> Any:
+    """A host's outcome: its play batch's (the summary, which registers it as isvc_result, runs after the report), or
+    the isvc_result of a step that failed before there was one (roles/isvc/tasks/failed.yml)."""
+    return (variables.get("__isvc_outcomes") or {}).get(host) or variables.get("isvc_result")
 
 
 class FilterModule:

@@ -533,32 +533,43 @@ def apply_groups(batch: Mapping[str, Any], labelled: Any, ownership: Any, check_
     return dict(batch, services=services, apply=[groups[k] for k in sorted(groups)])
 
 
-def _apply_results(registered: Mapping[str, Any]) -> List[Dict[str, Any]]:
-    """Per definition, from one kubernetes.core.k8s call with continue_on_error: one result, or result.results."""
-    count = len(registered["item"]["definitions"])
-    if registered.get("failed") or registered.get("skipped"):
-        reason = registered.get("msg") or ("skipped" if registered.get("skipped") else "the apply failed")
+def _apply_results(group: Mapping[str, Any], result: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """Per definition of ``group``, from its kubernetes.core.k8s call with continue_on_error: one result, or
+    result.results."""
+    count = len(group["definitions"])
+    if result.get("failed") or result.get("skipped"):
+        reason = result.get("msg") or ("skipped" if result.get("skipped") else "the apply failed")
         return [{"error": {"msg": reason}}] * count
     if count == 1:
-        return [registered]
-    return list((registered.get("result") or {}).get("results") or [])
+        return [dict(result)]
+    return list((result.get("result") or {}).get("results") or [])
+
+
+def applied_group(group: Mapping[str, Any], result: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """Each service of an apply group by host: ``changed``, and ``error`` (empty when applied) in words that say what
+    happened to the object and what to do; ``diff`` in diff mode."""
+    from ansible_collections.aml.kserve.plugins.module_utils._ownership import apply_problem  # when used: see filter/_isvc.py
+
+    results = _apply_results(group, result)
+    found: Dict[str, Dict[str, Any]] = {}
+    for index, host in enumerate(group["hosts"]):
+        one = results[index] if index < len(results) else {"error": {"msg": "no result for this definition"}}
+        metadata = group["definitions"][index].get("metadata") or {}
+        problem = apply_problem(one, str(metadata.get("namespace", "")), str(metadata.get("name", "")),
+                                group.get("method", "apply"), "isvc_force_conflicts", "isvc_update_if_exists")
+        found[host] = {"changed": bool(one.get("changed")), "error": problem}
+        if one.get("diff"):
+            found[host]["diff"] = one["diff"]
+    return found
 
 
 def applied(registered: Any, services: Mapping[str, Service]) -> Dict[str, Dict[str, Any]]:
-    """Each applied service's apply outcome by host: ``changed``, and ``error`` (empty when applied) in words that
-    say what happened to the object and what to do (the apiserver's raw answer stays in the registered result)."""
-    from ansible_collections.aml.kserve.plugins.module_utils._ownership import apply_problem  # when used: see filter/_isvc.py
-
-    found: Dict[str, Dict[str, Any]] = {}
-    for group in _registered(registered):
-        results = _apply_results(group)
-        for index, host in enumerate(group["item"]["hosts"]):
-            result = results[index] if index < len(results) else {"error": {"msg": "no result for this definition"}}
-            service = services[host]
-            problem = apply_problem(result, service["namespace"], service["name"], group["item"].get("method", "apply"),
-                                    "isvc_force_conflicts", "isvc_update_if_exists")
-            found[host] = {"changed": bool(result.get("changed")), "error": problem}
-    return found
+    """Each applied service's outcome by host (_batch_cluster.apply's); when the apply step failed as a whole, its
+    message for every service."""
+    if isinstance(registered, Mapping) and isinstance(registered.get("services"), Mapping):
+        return dict(registered["services"])
+    reason = str((registered or {}).get("msg") or "the apply failed") if isinstance(registered, Mapping) else "not applied"
+    return {host: {"changed": False, "error": reason} for host in services}
 
 
 def waits(prepared: Mapping[str, Any], registered: Any) -> List[Dict[str, Any]]:
@@ -677,6 +688,13 @@ def outcomes(prepared: Mapping[str, Any], registered_apply: Any, registered_wait
                           "{0}/{1}: manifest {2}".format(service["namespace"], service["name"], service["manifest"]))
         found[host] = outcome
     return found
+
+
+def host_result(outcome: Mapping[str, Any]) -> Dict[str, Any]:
+    """A service's outcome as its host's task result: shown in full (as a debug task's is), changed when the apply
+    changed it, failed with its own message when it failed. Registered, it is the role's isvc_result."""
+    return dict(outcome, changed=bool(outcome.get("changed")), failed=bool(outcome.get("failed")),
+                msg=str(outcome.get("msg") or ""), _ansible_verbose_always=True)
 
 
 def stats(outcomes_by_host: Mapping[str, Mapping[str, Any]]) -> Dict[str, Dict[str, Any]]:

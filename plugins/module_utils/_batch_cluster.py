@@ -12,6 +12,10 @@
 - prepare_apply, after the render: the namespaces labelled privileged for hostIPC (isvc_manage_pod_security), the
   ownership of the services that exist (what inference_service_ownership does, _takeover), and the apply groups
   (_batch.apply_groups).
+- apply: each apply group through kubernetes.core.k8s (one server-side apply of its list of definitions), kept as
+  each service's outcome: what kubernetes.core returns (every object in full, its arguments again) stays in the
+  task's process instead of reaching Ansible's main process, which copies a result several times and forks a worker
+  for every later task at its size.
 
 A request that fails is its namespace's or its service's own: those services fail with it, the others go on. One
 task each instead of three or four: a task costs Ansible a worker and a result (about 20 ms each)."""
@@ -131,4 +135,41 @@ def prepare_apply(batch: Mapping[str, Any], connections: Mapping[str, Mapping[st
     found["changed"] = any(r.get("changed") for r in labelled + owned if not r.get("failed"))
     if diff_mode:
         found["diff"] = [d for r in owned for d in r.get("diff") or []]
+    return found
+
+
+def apply_arguments(group: Mapping[str, Any], connection: Mapping[str, Any]) -> Dict[str, Any]:
+    """kubernetes.core.k8s's arguments for one apply group (_batch.apply_groups): its definitions in one server-side
+    apply (a create where the group's method says so), each one's error kept, on the group's cluster."""
+    arguments: Dict[str, Any] = {
+        "state": "present",
+        "definition": list(group["definitions"]),
+        "apply": group["method"] == "apply",
+        "server_side_apply": {"field_manager": group["field_manager"], "force_conflicts": bool(group["force_conflicts"])},
+        "continue_on_error": True,
+    }
+    arguments.update({k: v for k, v in connection.items() if k in _batch.CONNECTION_OPTIONS})
+    return arguments
+
+
+def apply(groups: List[Mapping[str, Any]], connections: Mapping[str, Mapping[str, Any]],
+          kubernetes_core_k8s: Callable[[Dict[str, Any]], Mapping[str, Any]]) -> Dict[str, Any]:
+    """Each group through ``kubernetes_core_k8s`` (the result of kubernetes.core.k8s for the arguments): ``services``,
+    each service's outcome by host (_batch.applied_group); ``changed``; ``diff``, each changed object's, in diff
+    mode; ``applies``, one line per call."""
+    services: Dict[str, Dict[str, Any]] = {}
+    lines: List[str] = []
+    for group in groups:
+        result = kubernetes_core_k8s(apply_arguments(group, connections.get(group["cluster"]) or {}))
+        outcome = _batch.applied_group(group, result)
+        services.update(outcome)
+        failed = sum(1 for o in outcome.values() if o["error"])
+        lines.append("{0} InferenceServices, field manager {1}: {2} changed{3}".format(
+            len(group["hosts"]), group["field_manager"], sum(1 for o in outcome.values() if o["changed"]),
+            ", {0} failed".format(failed) if failed else ""))
+    diffs = [o.pop("diff") for o in services.values() if "diff" in o]
+    found: Dict[str, Any] = {"changed": any(o["changed"] for o in services.values()), "services": services,
+                             "applies": lines}
+    if diffs:
+        found["diff"] = diffs
     return found

@@ -20,6 +20,14 @@ from ansible_collections.aml.kserve.plugins.module_utils._waiter import ISVC_LAB
 
 def services_result(client: KubeClient, params: Dict[str, Any], echo: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
     """The module's result; ``echo`` shows progress lines as they happen (the action plugin passes Display's)."""
+    result = _services_result(client, params, echo)
+    if not params.get("return_resource", True):
+        for summary in result.get("inference_services") or []:
+            summary.pop("resource", None)  # inference_service is one of these
+    return result
+
+
+def _services_result(client: KubeClient, params: Dict[str, Any], echo: Optional[Callable[[str], None]]) -> Dict[str, Any]:
     rules = wait_rules(params)  # a malformed expression fails here, before any request
     if params["services"] is not None:
         return _across_namespaces(client, params, rules, echo)

@@ -21,13 +21,10 @@ options:
     description: The batch's state after the render.
     type: dict
     required: true
-  clusters:
-    description: Each cluster's connection, in kubernetes.core's option names, by cluster id.
-    type: dict
-    default: {}
 extends_documentation_fragment:
   - aml.kserve._attributes
   - aml.kserve._attributes.role_step
+  - aml.kserve._attributes.role_clusters
 attributes:
   check_mode:
     details: Writes neither the labels nor the migrations; reports them as changes.

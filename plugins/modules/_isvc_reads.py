@@ -21,10 +21,6 @@ options:
     description: The batch's first state, from M(aml.kserve._isvc_inputs).
     type: dict
     required: true
-  clusters:
-    description: Each cluster's connection, in kubernetes.core's option names, by cluster id.
-    type: dict
-    default: {}
   inputs:
     description: The services' role variables, as M(aml.kserve._isvc_inputs) keeps them.
     type: str
@@ -32,6 +28,7 @@ options:
 extends_documentation_fragment:
   - aml.kserve._attributes
   - aml.kserve._attributes.role_step
+  - aml.kserve._attributes.role_clusters
 notes:
   - Must run with C(no_log=true) and C(run_once=true).
 requirements:

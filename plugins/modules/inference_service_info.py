@@ -146,6 +146,13 @@ options:
       - Best effort, needs get on the Namespace; RV(pod_security_level) is null when it cannot be read.
     type: bool
     default: false
+  return_resource:
+    description:
+      - Return each InferenceService's whole object as RV(inference_services[].resource).
+      - The role turns it off for its batch wait, which needs only the summaries (a thousand objects are megabytes
+        that Ansible copies several times).
+    type: bool
+    default: true
 requirements:
   - kubernetes >= 24.2.0
 notes:
@@ -306,6 +313,7 @@ inference_services:
     resource:
       description: The whole object.
       type: dict
+      returned: unless O(return_resource=false)
 inference_service:
   description: The summary of the InferenceService named O(name) (after the wait, with O(wait=true)).
   returned: when O(name) is given and it exists
@@ -354,6 +362,7 @@ SPEC = _k8s.CONNECTION_SPEC.merge(
             "wait": {"type": "bool", "default": False},
             "wait_timeout": {"type": "int", "default": 1800},
             "pod_security": {"type": "bool", "default": False},
+            "return_resource": {"type": "bool", "default": True},
             "baseline": {"type": "dict"},
             "baselines": {"type": "dict"},
             "settle_seconds": {"type": "float", "default": 20.0},

@@ -62,8 +62,9 @@ def scrubbed_result(handle: Callable[[Dict[str, Any]], Dict[str, Any]], params: 
         result = dict(handle(params))
     except AmlKserveError as error:
         result = dict(failed=True, **as_result(error))
+    had_warnings = "warnings" in result
     warnings: List[str] = [str(w) for w in result.pop("warnings", None) or []]
-    if warnings:
+    if warnings or had_warnings:  # an empty list stays (a service's outcome has one)
         result["warnings"] = warnings
     return remove_values(result, set(v for v in no_log_values if v))
 

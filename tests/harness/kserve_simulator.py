@@ -11,8 +11,10 @@ status writes never retrigger it): KServe copies those into the predictor's pod 
 pkg/controller/v1beta1/inferenceservice/components/predictor.go), so a description change rolls the Deployment
 (kserve/kserve#3817). A change that leaves the pod template and replicas as they were rolls nothing (KServe's
 ``checkDeploymentExist`` finds no diff, reconcilers/deployment/deployment_reconciler.go): the status is written
-again as it was. Delayed steps go to a timer queue served by one worker thread; a new change invalidates the
-pending steps of the previous one.
+again as it was. Delayed steps go to timer queues, one per worker thread: an InferenceService's steps always go to
+the same worker, in order, and different services' run side by side, as the controllers it stands for do (KServe's
+and the Deployment controller's work queues: kube-controller-manager runs ``--concurrent-deployment-syncs``, 5 by
+default). A new change invalidates the pending steps of the previous one.
 
 Faithful to KServe, not to our assumptions (each cites the source it imitates):
 
@@ -70,6 +72,7 @@ import re
 import secrets
 import threading
 import time
+import zlib
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -217,6 +220,14 @@ class _Tracked:
     may_have_pods: bool = True
 
 
+@dataclasses.dataclass
+class _Queue:
+    """One worker's timer queue."""
+
+    heap: list["_Task"] = dataclasses.field(default_factory=list)
+    cond: threading.Condition = dataclasses.field(default_factory=threading.Condition)
+
+
 @dataclasses.dataclass(order=True)
 class _Task:
     due: float
@@ -230,10 +241,11 @@ class KServeSimulator:
     """Watches InferenceServices and writes what KServe and the Deployment controller would write."""
 
     def __init__(self, api_client: Any, *, default_scenario: str = "ready", namespace: str | None = None,
-                 kserve_version: str = "0.20", honest_observed_generation: bool = False) -> None:
+                 kserve_version: str = "0.20", honest_observed_generation: bool = False, workers: int = 4) -> None:
         """``namespace`` restricts the simulator to one namespace (default: all namespaces); ``kserve_version`` (0.15,
         0.16 for 0.16-0.19, 0.20) chooses how PredictorReady follows the Deployment; ``honest_observed_generation``
-        writes the InferenceService's own generation as observedGeneration (a KServe with PR #6096)."""
+        writes the InferenceService's own generation as observedGeneration (a KServe with PR #6096); ``workers`` is the
+        number of InferenceServices reconciled at the same time."""
         if kserve_version not in KSERVE_VERSIONS:
             raise ValueError(f"kserve_version must be one of {KSERVE_VERSIONS}")
         self.kserve_version = kserve_version
@@ -251,9 +263,8 @@ class KServeSimulator:
         self._watch_client: Any = None
         self._watch: kubernetes.watch.Watch | None = None
         self._tracked: dict[Key, _Tracked] = {}
-        self._heap: list[_Task] = []
+        self._queues = [_Queue() for _index in range(max(1, workers))]
         self._seq = itertools.count()
-        self._cond = threading.Condition()
         self._events_cond = threading.Condition()
         self._stopping = threading.Event()
         self._watch_lock = threading.Lock()
@@ -269,8 +280,8 @@ class KServeSimulator:
         self._watch_client = _client_like(self.api_client)
         self._threads = [
             threading.Thread(target=self._watch_loop, name="kserve-sim-watch", daemon=True),
-            threading.Thread(target=self._work_loop, name="kserve-sim-worker", daemon=True),
-        ]
+        ] + [threading.Thread(target=self._work_loop, args=(queue,), name=f"kserve-sim-worker-{index}", daemon=True)
+             for index, queue in enumerate(self._queues)]
         for thread in self._threads:
             thread.start()
         # Objects created right after start() must not be missed: wait for the watch to be open.
@@ -278,8 +289,9 @@ class KServeSimulator:
 
     def stop(self) -> None:
         self._stopping.set()
-        with self._cond:
-            self._cond.notify_all()
+        for queue in self._queues:
+            with queue.cond:
+                queue.cond.notify_all()
         deadline = time.monotonic() + 5
         for thread in self._threads:
             while thread.is_alive() and time.monotonic() < deadline:
@@ -288,8 +300,9 @@ class KServeSimulator:
                         self._watch.stop()  # shuts the socket down: unblocks the read
                 thread.join(timeout=0.05)
         self._threads = []
-        with self._cond:
-            self._heap.clear()  # pending steps die with the simulator
+        for queue in self._queues:
+            with queue.cond:
+                queue.heap.clear()  # pending steps die with the simulator
         if self._watch_client is not None:
             self._watch_client.rest_client.pool_manager.clear()
             self._watch_client.close()
@@ -416,24 +429,25 @@ class KServeSimulator:
 
         return opened
 
-    def _work_loop(self) -> None:
+    def _work_loop(self, queue: _Queue) -> None:
         while True:
-            with self._cond:
+            with queue.cond:
                 while not self._stopping.is_set():
-                    if self._heap and self._heap[0].due <= time.monotonic():
+                    if queue.heap and queue.heap[0].due <= time.monotonic():
                         break
-                    timeout = self._heap[0].due - time.monotonic() if self._heap else None
-                    self._cond.wait(timeout)
+                    timeout = queue.heap[0].due - time.monotonic() if queue.heap else None
+                    queue.cond.wait(timeout)
                 if self._stopping.is_set():
                     return
-                task = heapq.heappop(self._heap)
+                task = heapq.heappop(queue.heap)
             self._run(task)
 
     def _schedule(self, delay: float, fn: Callable[..., None], *args: Any, attempt: int = 0) -> None:
         task = _Task(time.monotonic() + delay, next(self._seq), fn, args, attempt)
-        with self._cond:
-            heapq.heappush(self._heap, task)
-            self._cond.notify()
+        queue = self._queues[zlib.crc32(repr(_task_key(args)).encode()) % len(self._queues)]
+        with queue.cond:
+            heapq.heappush(queue.heap, task)
+            queue.cond.notify()
 
     def _run(self, task: _Task) -> None:
         try:
@@ -1287,6 +1301,14 @@ class KServeSimulator:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _task_key(args: tuple[Any, ...]) -> Key:
+    """The InferenceService a step is for: its key (the first argument), or the object of a watch event."""
+    if args and isinstance(args[0], tuple):
+        return args[0]
+    meta = (args[1].get("metadata") or {}) if len(args) > 1 and isinstance(args[1], dict) else {}
+    return (meta.get("namespace", ""), meta.get("name", ""))
 
 
 def _client_like(api_client: Any) -> Any:

@@ -224,6 +224,13 @@ def test_services_of_several_namespaces_are_waited_on_at_once(kube, kube_env, si
     got = run_module("inference_service_info", {"services": asked}, kube_env)
     assert got.rc == 0, got.output
     assert [(s["namespace"], s["name"]) for s in got.result["inference_services"]] == [(a["namespace"], a["name"]) for a in asked]
+    assert got.result["inference_services"][1]["resource"]["metadata"]["name"] == "one"
+    # return_resource=false (the role's batch wait): the same summaries without the objects
+    slim = run_module("inference_service_info", {"services": asked, "return_resource": False}, kube_env)
+    assert slim.rc == 0, slim.output
+    assert [sorted(s) for s in slim.result["inference_services"]] == [
+        sorted(k for k in s if k != "resource") for s in got.result["inference_services"]]
+    assert [s["state"] for s in slim.result["inference_services"]] == ["failed", "ready", "ready"]
     # services replaces namespace, name and names
     both = run_module("inference_service_info", {"services": asked, "namespace": namespace}, kube_env)
     assert both.rc != 0 and "mutually exclusive: namespace|services" in both.result["msg"], both.result["msg"]

@@ -125,3 +125,23 @@ def test_placeholders_from_the_metadata() -> None:
             "{{.Labels.missing}}", "plain"]
     assert replace_placeholders({"args": text, "n": 1}, META) == {
         "args": ["chat.team-a", "gold", "ann", "<no value>", "plain"], "n": 1}
+
+
+def test_an_inference_services_steps_stay_in_one_workers_queue_in_order():
+    """Different services are reconciled side by side; one service's steps in the order they were scheduled."""
+    import kubernetes.client
+
+    from tests.harness.kserve_simulator import KServeSimulator, _task_key
+
+    event = {"metadata": {"namespace": "ns1", "name": "a", "uid": "u"}}
+    assert _task_key(("ADDED", event)) == ("ns1", "a") == _task_key((("ns1", "a"), 3, "ready"))
+    simulator = KServeSimulator(kubernetes.client.ApiClient(), workers=4)
+    for index in range(40):
+        simulator._schedule(0, print, "MODIFIED", {"metadata": {"namespace": "ns1", "name": f"s{index % 8}"}})
+        simulator._schedule(0, print, ("ns1", f"s{index % 8}"), index)
+    queues = [[_task_key(t.args) for t in sorted(q.heap)] for q in simulator._queues]
+    assert all(queues), "the services are spread over every worker"
+    for key in {k for q in queues for k in q}:
+        assert sum(1 for q in queues if key in q) == 1, key
+    mine = sorted(t for q in simulator._queues for t in q.heap if _task_key(t.args) == ("ns1", "s3"))
+    assert [t.seq for t in mine] == sorted(t.seq for t in mine) and len(mine) == 10

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from ansible_collections.aml.kserve.plugins.module_utils import _batch
+from ansible_collections.aml.kserve.plugins.module_utils import _batch, _batch_cluster
 from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC
 from tests.harness.ansible import REPO_ROOT
 
@@ -236,12 +236,19 @@ def test_model_and_runtime_failures_are_their_services_own():
     assert _batch.ownership_groups(done) == []
 
 
+def kubernetes_core_applied(done: dict, results: list) -> dict:
+    """The role's apply step (_batch_cluster.apply) with kubernetes.core.k8s answering ``results`` (one per definition,
+    as with continue_on_error) for the one group of ``done``."""
+    assert len(done["apply"]) == 1
+    return _batch_cluster.apply(done["apply"], {"c1": {}}, lambda _arguments: {"changed": True, "result": {"results": results}})
+
+
 def test_outcomes_from_apply_and_wait_one_wait_per_cluster_timeout_and_rules():
     done = owned(prepared({"a": service("a"), "b": service("b", isvc_wait_timeout=60), "c": service("c"),
                            "d": service("d", "ns2")}))
-    apply = {"results": [{"item": done["apply"][0], "changed": True, "result": {"results": [
+    apply = kubernetes_core_applied(done, [
         {"changed": True, "result": APPLIED}, {"changed": True, "result": APPLIED}, {"error": {"msg": "409 Conflict"}},
-        {"changed": False, "result": APPLIED}]}}]}
+        {"changed": False, "result": APPLIED}])
     waits = _batch.waits(done, apply)
     # c failed its apply: not waited for; a and d share their rules across two namespaces, b has its own timeout
     assert [(w["cluster"], w["timeout"], w["label"], [(s["namespace"], s["name"]) for s in w["services"]])
@@ -275,8 +282,7 @@ def test_an_unread_pod_security_level_is_a_warning_of_its_services_outcomes_also
                          {"item": {"namespace": "ns2", "cluster": "c1"}, "inference_services": [], "pod_security_level": ""}]}
     done = owned(prepared({"a": service("a"), "b": service("b", isvc_wait_timeout=60), "c": service("c", "ns2")},
                           reads=reads))
-    apply = {"results": [{"item": done["apply"][0], "changed": True,
-                          "result": {"results": [{"changed": True, "result": APPLIED}] * 3}}]}
+    apply = kubernetes_core_applied(done, [{"changed": True, "result": APPLIED}] * 3)
     waits = _batch.waits(done, apply)
     assert [w["label"] for w in waits] == ["ns1/b", "2 InferenceServices in 2 namespaces"]
     waited = {"results": [
@@ -332,3 +338,15 @@ def test_removals_are_checked_deleted_in_the_batch_and_each_has_its_outcome():
     assert found["refused"]["msg"] == "Cannot delete InferenceService ns1/refused: Failed to delete object: Forbidden"
     assert found["never"]["msg"] == "Cannot delete InferenceService ns1/never: the removal did not run"
     assert found["bad"]["reason"] == "input" and found["bad"]["failed"]
+
+
+def test_the_report_takes_each_hosts_outcome_of_its_play_batch_else_the_failure_recorded_before_there_was_one():
+    from ansible_collections.aml.kserve.plugins.filter._isvc import _isvc_report
+
+    ok = {"name": "a", "namespace": "ns1", "msg": "ns1/a: ready", "in_cluster_endpoint": "http://a", "commit_id": "c0ffee"}
+    rescued = {"name": "b", "namespace": "ns1", "failed": True, "msg": "task Take and check failed", "reason": "error"}
+    hostvars = {"a": {"__isvc_outcomes": {"a": ok, "other": {}}, "isvc_result": {"name": "stale"}},
+                "b": {"isvc_result": rescued}, "c": {}}
+    lines = _isvc_report(["a", "b", "c"], hostvars)
+    assert [(l["service"], l["result"], l["endpoint"], l["reason"]) for l in lines] == [
+        ("c", "skipped", "", _batch.NO_OUTCOME), ("a", "ok", "http://a", ""), ("b", "failed", "", "task Take and check failed")]

@@ -7,7 +7,7 @@ import base64
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.aml.kserve.plugins.module_utils import _batch, _k8s
-from ansible_collections.aml.kserve.plugins.module_utils._batch_cluster import read_batch
+from ansible_collections.aml.kserve.plugins.module_utils._batch_cluster import apply, read_batch
 from ansible_collections.aml.kserve.plugins.module_utils._errors import KubernetesError
 from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC
 from tests.unit.plugins.module_utils.test_batch import OPTIONS, TOKEN, service
@@ -208,3 +208,50 @@ def test_without_the_kubernetes_library_every_cluster_step_says_what_to_install(
         assert error.msg == "The kubernetes Python library is needed on the controller: pip install kubernetes"
     else:
         raise AssertionError("a client without the library must be refused")
+
+
+def test_each_apply_group_is_one_kubernetes_core_call_and_each_service_keeps_its_own_outcome():
+    groups = [{"cluster": "c1", "field_manager": "aml-kserve", "force_conflicts": False, "method": "apply",
+               "hosts": ["a", "b"], "definitions": [definition("a"), definition("b")]},
+              {"cluster": "c2", "field_manager": "aml-kserve", "force_conflicts": True, "method": "create",
+               "hosts": ["c"], "definitions": [definition("c", "ns2")]}]
+    connections = {"c1": {"kubeconfig": "/k/one", "api_key": "sekret"}, "c2": {"host": "https://two:6443"}}
+    calls: List[Dict[str, Any]] = []
+
+    def kubernetes_core_k8s(arguments: Dict[str, Any]) -> Dict[str, Any]:
+        calls.append(arguments)
+        if len(arguments["definition"]) == 1:  # one definition: kubernetes.core returns its result alone
+            return {"changed": False, "failed": True, "msg": "Failed to create object: b'...connection refused'"}
+        return {"changed": True, "result": {"results": [
+            {"changed": True, "result": {"kind": "InferenceService"}, "diff": {"before": {}, "after": {"a": 1}}},
+            {"error": {"msg": 'Failed to apply object: b\'{"kind":"Status","message":"admission webhook denied"}\''}}]}}
+
+    found = apply(groups, connections, kubernetes_core_k8s)
+    # kubernetes.core's arguments, as the role's own k8s task gave them: the group's cluster in its option names
+    assert calls[0] == {"state": "present", "definition": [definition("a"), definition("b")], "apply": True,
+                        "server_side_apply": {"field_manager": "aml-kserve", "force_conflicts": False},
+                        "continue_on_error": True, "kubeconfig": "/k/one", "api_key": "sekret"}
+    assert (calls[1]["apply"], calls[1]["server_side_apply"]["force_conflicts"], calls[1]["host"]) == (False, True, "https://two:6443")
+    assert found["services"] == {
+        "a": {"changed": True, "error": ""},
+        "b": {"changed": False, "error": "Cannot apply InferenceService ns1/b: admission webhook denied"},
+        "c": {"changed": False, "error": "Cannot apply InferenceService ns2/c: Failed to create object: b'...connection refused'"}}
+    assert found["changed"] is True and found["diff"] == [{"before": {}, "after": {"a": 1}}]
+    assert found["applies"] == ["2 InferenceServices, field manager aml-kserve: 1 changed, 1 failed",
+                                "1 InferenceServices, field manager aml-kserve: 0 changed, 1 failed"]
+    # what the later steps read of it
+    assert _batch.applied(found, {}) == found["services"]
+    assert _batch.applied({"failed": True, "msg": "boom"}, {"a": {}}) == {"a": {"changed": False, "error": "boom"}}
+
+
+def definition(name: str, namespace: str = "ns1") -> Dict[str, Any]:
+    return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": name, "namespace": namespace}, "spec": {}}
+
+
+def test_a_services_outcome_is_its_hosts_result():
+    ok = {"name": "a", "namespace": "ns1", "msg": "ns1/a: ready", "changed": True, "ready": True, "warnings": []}
+    assert _batch.host_result(ok) == dict(ok, failed=False, _ansible_verbose_always=True)
+    failed = {"name": "b", "namespace": "ns1", "msg": "Cannot apply", "message": "Cannot apply", "failed": True,
+              "changed": False, "reason": "apply", "ready": False}
+    assert _batch.host_result(failed) == dict(failed, _ansible_verbose_always=True)

@@ -41,6 +41,8 @@ def test_warnings_are_passed_on():
     result = scrubbed_result(lambda params: {"warnings": ["runtime container not inherited: " + SECRET]}, {}, {SECRET})
     assert result["warnings"] == ["runtime container not inherited: ********"]
     assert "warnings" not in scrubbed_result(lambda params: {"changed": False}, {}, set())
+    # an empty list stays: a service's outcome, the role's isvc_result, always has one
+    assert scrubbed_result(lambda params: {"warnings": []}, {}, set()) == {"warnings": []}
 
 
 class Echo(ControllerAction):

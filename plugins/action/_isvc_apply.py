@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) aml.kserve contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""PRIVATE: the role's apply (roles/isvc/tasks/present.yml): each group through kubernetes.core.k8s, its action and
+its module as a task of its own would run them; see module_utils/_batch_cluster.py."""
+
+from __future__ import annotations
+
+from ansible_collections.aml.kserve.plugins.module_utils._batch_cluster import apply, cluster_secrets
+from ansible_collections.aml.kserve.plugins.module_utils._module import ArgumentSpec
+from ansible_collections.aml.kserve.plugins.plugin_utils._controller_action import ControllerAction
+
+K8S = "kubernetes.core.k8s"
+
+
+class ActionModule(ControllerAction):
+    _requires_connection = True  # kubernetes.core.k8s runs its module through the task's connection
+    SPEC = ArgumentSpec({"groups": {"type": "list", "elements": "dict", "required": True},
+                         "clusters": {"type": "dict", "default": {}}})
+
+    def run(self, tmp=None, task_vars=None):
+        self._k8s_task_vars = task_vars
+        return super().run(tmp, task_vars)
+
+    def secret_values(self, params):
+        return cluster_secrets(params["clusters"])
+
+    def handle(self, params):
+        return apply(params["groups"], params["clusters"], self._kubernetes_core_k8s)
+
+    def _kubernetes_core_k8s(self, arguments):
+        """kubernetes.core.k8s's action (and so its module) on a copy of this task with ``arguments``: check mode
+        (a server dry-run) and diff mode as this task has them."""
+        task = self._task.copy()
+        task.action = K8S
+        task.args = arguments
+        task._resolved_action = K8S  # pylint: disable=protected-access
+        action = self._shared_loader_obj.action_loader.get(
+            K8S, task=task, connection=self._connection, play_context=self._play_context, loader=self._loader,
+            templar=self._templar, shared_loader_obj=self._shared_loader_obj)
+        return action.run(task_vars=self._k8s_task_vars)
