@@ -48,12 +48,6 @@ def packed_plan(inputs: Mapping[str, Mapping[str, Any]], role_options: Mapping[s
     return packed(_batch.plan(inputs, role_options, RENDER_SPEC))
 
 
-def _prepare(batch: Mapping[str, Any], models: Any, runtimes: Any) -> Dict[str, Any]:
-    from ansible_collections.aml.kserve.plugins.modules.inference_service import SPEC as RENDER_SPEC  # when used: each step imports what it needs
-
-    return _batch.prepare(batch, models, runtimes, RENDER_SPEC)
-
-
 def _isvc_report(hosts: List[str], hostvars: Mapping[str, Any]) -> List[Dict[str, Any]]:
     return _batch.report({host: _outcome(hostvars[host], host) for host in hosts}, hosts)
 
@@ -68,7 +62,6 @@ class FilterModule:
     def filters(self) -> Dict[str, Callable[..., Any]]:
         return {
             "_isvc_runtime_lookups": _batch_step(_batch.runtime_lookups),
-            "_isvc_prepare": _batch_step(_prepare),
             "_isvc_waits": _batch_step(_batch.waits),
             "_isvc_outcomes": _batch_step(_batch.outcomes),
             "_isvc_stats": _batch.stats,

@@ -11,16 +11,25 @@ short_description: "PRIVATE: a step of the aml.kserve.isvc role, not an API"
 version_added: 0.1.0
 description:
   - Internal to the aml.kserve.isvc role; it may change or go away without notice. Do not use it.
-  - After the render, labels the namespaces privileged for hostIPC where the role is asked to, takes over or checks
-    the ownership of the services that exist as M(aml.kserve.inference_service_ownership) does, and groups the
-    definitions to apply.
+  - Renders each service with its model and runtime as M(aml.kserve.inference_service) does and guards against
+    unwanted or impossible changes; then labels the namespaces privileged for hostIPC where the role is asked to,
+    takes over or checks the ownership of the services that exist as M(aml.kserve.inference_service_ownership) does,
+    and groups the definitions to apply.
 author:
   - aml.kserve developers (@aml-kserve)
 options:
   batch:
-    description: The batch's state after the render.
+    description: The batch's state after the look-ups.
     type: dict
     required: true
+  models:
+    description: The registered results of the model look-ups (M(aml.kserve.gitlab_model_ref)).
+    type: raw
+    default: {}
+  runtimes:
+    description: The registered results of the runtime look-ups (M(aml.kserve.serving_runtime_info)).
+    type: raw
+    default: {}
 extends_documentation_fragment:
   - aml.kserve._attributes
   - aml.kserve._attributes.role_step

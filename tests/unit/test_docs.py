@@ -15,7 +15,7 @@ import pytest
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = REPO_ROOT / ".venv" / "bin"
 BUILD = REPO_ROOT / ".build"
-PRIVATE_FILTERS = {"_isvc_prepare", "_isvc_waits", "_isvc_report"}
+PRIVATE_FILTERS = {"_isvc_waits", "_isvc_report"}
 
 
 def _make_env() -> dict[str, str]:
