@@ -19,10 +19,6 @@ class ActionModule(ControllerAction):
     SPEC = ArgumentSpec({"groups": {"type": "list", "elements": "dict", "required": True},
                          "clusters": {"type": "dict", "default": {}}})
 
-    def run(self, tmp=None, task_vars=None):
-        self._k8s_task_vars = task_vars
-        return super().run(tmp, task_vars)
-
     def secret_values(self, params):
         return cluster_secrets(params["clusters"])
 
@@ -39,4 +35,4 @@ class ActionModule(ControllerAction):
         action = self._shared_loader_obj.action_loader.get(
             K8S, task=task, connection=self._connection, play_context=self._play_context, loader=self._loader,
             templar=self._templar, shared_loader_obj=self._shared_loader_obj)
-        return action.run(task_vars=self._k8s_task_vars)
+        return action.run(task_vars=self.task_vars)

@@ -18,14 +18,10 @@ OUTCOMES = "__isvc_outcomes"  # the role's fact: every outcome of the play batch
 class ActionModule(ControllerAction):
     SPEC = ArgumentSpec({})
 
-    def run(self, tmp=None, task_vars=None):
+    def handle(self, params):
         # The host's own entry, read from its variables: an argument "{{ __isvc_outcomes[inventory_hostname] }}" would
         # be templated on every host, about 5 ms each (5 s of a 1000-service batch).
-        variables = task_vars or {}
-        self._outcome = (variables.get(OUTCOMES) or {}).get(variables.get("inventory_hostname"))
-        return super().run(tmp, task_vars)
-
-    def handle(self, params):
-        if not self._outcome:
+        outcome = (self.task_vars.get(OUTCOMES) or {}).get(self.task_vars.get("inventory_hostname"))
+        if not outcome:
             raise AmlKserveError("this host has no outcome: the role's steps for its play batch did not run")
-        return host_result(self._outcome)
+        return host_result(outcome)

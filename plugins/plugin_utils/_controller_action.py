@@ -86,6 +86,7 @@ class ControllerAction(ActionBase):
         return ()
 
     def run(self, tmp=None, task_vars=None):
+        self.task_vars = task_vars or {}  # for a handler that needs the host's variables or hands them on
         result = super().run(tmp, task_vars)
         validation, params = self.validate_argument_spec(**self.SPEC.module_kwargs())
         # the values the argument spec marks no_log (api_token, ...), as AnsibleModule collects them
