@@ -3,13 +3,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """PRIVATE: the role's apply (roles/isvc/tasks/present.yml): each group through kubernetes.core.k8s, its action and
-its module as a task of its own would run them; see module_utils/_batch_cluster.py."""
+its module as a task of its own would run them, the module in this worker (plugin_utils/_in_process.py: a new
+Python would import the Kubernetes client again, most of one deploy's apply); see module_utils/_batch_cluster.py."""
 
 from __future__ import annotations
 
 from ansible_collections.aml.kserve.plugins.module_utils._batch_cluster import apply, cluster_secrets
 from ansible_collections.aml.kserve.plugins.module_utils._module import ArgumentSpec
 from ansible_collections.aml.kserve.plugins.plugin_utils._controller_action import ControllerAction
+from ansible_collections.aml.kserve.plugins.plugin_utils._in_process import module_executor, with_failure_message
 
 K8S = "kubernetes.core.k8s"
 
@@ -26,8 +28,8 @@ class ActionModule(ControllerAction):
         return apply(params["groups"], params["clusters"], self._kubernetes_core_k8s)
 
     def _kubernetes_core_k8s(self, arguments):
-        """kubernetes.core.k8s's action (and so its module) on a copy of this task with ``arguments``: check mode
-        (a server dry-run) and diff mode as this task has them."""
+        """kubernetes.core.k8s's action (and so its module, here) on a copy of this task with ``arguments``: check
+        mode (a server dry-run) and diff mode as this task has them."""
         task = self._task.copy()
         task.action = K8S
         task.args = arguments
@@ -35,4 +37,7 @@ class ActionModule(ControllerAction):
         action = self._shared_loader_obj.action_loader.get(
             K8S, task=task, connection=self._connection, play_context=self._play_context, loader=self._loader,
             templar=self._templar, shared_loader_obj=self._shared_loader_obj)
-        return action.run(task_vars=self.task_vars)
+        execute_module = module_executor(action, K8S)
+        if execute_module is not None:
+            action._execute_module = execute_module  # pylint: disable=protected-access
+        return with_failure_message(action.run(task_vars=self.task_vars))

@@ -14,6 +14,9 @@ description:
   - Applies each group of definitions with M(kubernetes.core.k8s) (its action plugin and module, one server-side apply
     of the group's list of definitions with C(continue_on_error)), and returns each service's outcome instead of the
     objects.
+  - The module runs unchanged in the task's worker on the controller, with the task's arguments and environment, as
+    every other step of the role runs, instead of in a new Python (ansible-core 2.19 and later; before, through the
+    task's connection).
 author:
   - aml.kserve developers (@aml-kserve)
 options:

@@ -429,6 +429,34 @@ def test_token_absent_from_verbose_output(stage: Stage):
     assert base64.b64encode(stage.token.encode()).decode() not in run.output  # nor the Secret's own encoding of it
 
 
+def test_the_apply_runs_kubernetes_core_in_the_worker_with_the_tasks_environment(stage: Stage, tmp_path):
+    """kubernetes.core.k8s's module runs in the apply step's own worker: no module is shipped through the connection
+    (one kept by ANSIBLE_KEEP_REMOTE_FILES would leave its AnsiballZ file), and the play's ``environment`` reaches it
+    as it would reach a new process (here a proxy that refuses, so the apply alone fails)."""
+    remote = tmp_path / "remote"
+    vars_ = stage.vars()
+    run = stage.deploy(extra_vars=vars_, env={"ANSIBLE_KEEP_REMOTE_FILES": "1", "ANSIBLE_REMOTE_TMP": str(remote)})
+    assert run.rc == 0, run.output[-4000:]
+    assert stats(run)[f"{stage.namespace}/{vars_['isvc_name']}"]["ready"] is True
+    assert sorted(p.name for p in remote.rglob("AnsiballZ_*")) == []
+
+    playbook = tmp_path / "proxied.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+        "environment": {"K8S_AUTH_PROXY": "http://127.0.0.1:9"},  # the discard port: nothing listens
+        "tasks": [{"name": "Deploy", "ansible.builtin.import_role": {"name": "aml.kserve.isvc", "rolespec_validate": False}}],
+    }]))
+    proxied = stage.vars()
+    run = stage.deploy(extra_vars=proxied, playbook=playbook)
+    assert run.rc == 2, run.output[-4000:]
+    result = stats(run)[f"{stage.namespace}/{proxied['isvc_name']}"]
+    assert result["failed"] is True and result["reason"] == "apply", result
+    # the module's own crash, in its words (Ansible words a crash only when it shows a task)
+    assert "Unable to connect to proxy" in result["message"] and "port=9" in result["message"], result["message"]
+    assert stage.isvc(proxied["isvc_name"]) is None  # the reads before it went direct, as the worker's environment says
+
+
 def test_preflight_reports_every_cross_field_problem_before_any_request(stage: Stage):
     mark = stage.kube.audit_mark()
     stage.gitlab.reset_counters()
