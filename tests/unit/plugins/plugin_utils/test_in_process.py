@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from ansible.module_utils import basic
 from ansible.module_utils._internal import _messages
 
+from ansible_collections.aml.kserve.plugins.plugin_utils import _in_process
 from ansible_collections.aml.kserve.plugins.plugin_utils._in_process import python_module_name, run_module, with_failure_message
 
 MODULES = "tests.unit.plugins.plugin_utils.in_process_modules."
@@ -63,3 +66,14 @@ def test_a_failure_keeps_its_own_message_and_a_success_gets_none():
     traceback = "Traceback (most recent call last):\n  File \"x\", line 1\nRuntimeError: the module broke\n"
     assert with_failure_message({"failed": True, "exception": traceback})["msg"] == "RuntimeError: the module broke"
     assert with_failure_message({"failed": True})["msg"] == "the module failed without a message"
+
+
+def test_without_ansible_cores_module_loader_the_action_keeps_its_own_executor(monkeypatch):
+    monkeypatch.setattr(_in_process, "_loader", None)  # as on ansible-core < 2.19
+    assert _in_process.module_executor(object(), "kubernetes.core.k8s") is None
+
+
+def test_the_executor_runs_its_own_module_only():
+    execute_module = _in_process.module_executor(object(), "kubernetes.core.k8s")
+    with pytest.raises(ValueError, match="runs kubernetes.core.k8s only, not ansible.builtin.command"):
+        execute_module(module_name="ansible.builtin.command")
