@@ -12,8 +12,9 @@ has them already. The module's own code runs unchanged, with the same arguments 
 through ansible-core's own loader, which turns a crash into a failed result as it does on a target; its output is
 parsed as Ansible parses a module's. Only for modules that talk to APIs and never touch the managed node.
 
-Where ansible-core has no such loader (before 2.19), ``module_executor`` returns None and the caller keeps the
-action's own ``_execute_module``.
+The loader is ansible-core's own, private: the same in 2.19 and 2.20 (read in 2.20.0's wheel: ``run_module``'s
+keyword arguments, the module encoder, ``format_event_brief_message``). Where ansible-core has no such loader (before
+2.19), ``module_executor`` returns None and the caller keeps the action's own ``_execute_module``.
 """
 
 from __future__ import annotations
