@@ -18,8 +18,11 @@ plugin_utils/_action_module.py does: the values of no_log options are scrubbed f
 
 from __future__ import annotations
 
+import contextlib
 import gc
-from typing import Any, Callable, Dict, Iterable, List
+import os
+import sys
+from typing import Any, Callable, Dict, Iterable, Iterator, List
 
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
@@ -52,6 +55,29 @@ def freeze_for_forks() -> int:
 # Here, in the main process, with the first of the role's actions: by then Ansible has loaded the inventory, the
 # playbook and its plugins, and it forks a worker for every task from now on.
 freeze_for_forks()
+
+
+@contextlib.contextmanager
+def kubeconfig_files_removed() -> Iterator[None]:
+    """Remove, at the end, the files the Kubernetes client writes while this runs for a kubeconfig's embedded data
+    (``certificate-authority-data``, ``client-key-data``: a private key). The client removes them at the process's
+    exit (atexit), but a task's worker ends with os._exit, which runs no atexit handler, so each task would leave them
+    in TMPDIR. Only this run's: the files of a client made before stay its own."""
+    before = set(_kubeconfig_files())
+    try:
+        yield
+    finally:
+        files = _kubeconfig_files()
+        for content in set(files) - before:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(files.pop(content))
+
+
+def _kubeconfig_files() -> Dict[Any, str]:
+    """The Kubernetes client's own record of the files it wrote (content -> path), empty where it is not loaded."""
+    kube_config = sys.modules.get("kubernetes.config.kube_config")
+    files = getattr(kube_config, "_temp_files", None)
+    return files if isinstance(files, dict) else {}
 
 
 def scrubbed_result(handle: Callable[[Dict[str, Any]], Dict[str, Any]], params: Dict[str, Any],
@@ -91,5 +117,6 @@ class ControllerAction(ActionBase):
         validation, params = self.validate_argument_spec(**self.SPEC.module_kwargs())
         # the values the argument spec marks no_log (api_token, ...), as AnsibleModule collects them
         no_log_values = set(validation._no_log_values) | set(self.secret_values(params))  # pylint: disable=protected-access
-        result.update(scrubbed_result(self.handle, params, no_log_values))
+        with kubeconfig_files_removed():
+            result.update(scrubbed_result(self.handle, params, no_log_values))
         return result

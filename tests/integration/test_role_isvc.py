@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import pathlib
 import secrets
 import threading
 import time
@@ -455,6 +456,25 @@ def test_the_apply_runs_kubernetes_core_in_the_worker_with_the_tasks_environment
     # the module's own crash, in its words (Ansible words a crash only when it shows a task)
     assert "Unable to connect to proxy" in result["message"] and "port=9" in result["message"], result["message"]
     assert stage.isvc(proxied["isvc_name"]) is None  # the reads before it went direct, as the worker's environment says
+
+
+def test_a_kubeconfig_with_embedded_data_leaves_no_file_behind(stage: Stage, tmp_path):
+    """The Kubernetes client writes a kubeconfig's ``*-data`` (a CA here; a client key as well in many kubeconfigs) to
+    files it removes at its process's exit, which a task's worker never reaches: each step removes them itself."""
+    kubeconfig = stage.kube.kubeconfig_dict(stage.kube.admin_token)
+    cluster = kubeconfig["clusters"][0]["cluster"]
+    cluster["certificate-authority-data"] = base64.b64encode(
+        pathlib.Path(cluster.pop("certificate-authority")).read_bytes()).decode()
+    path = tmp_path / "data.kubeconfig"
+    path.write_text(yaml.safe_dump(kubeconfig))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    vars_ = stage.vars()
+    run = stage.deploy(extra_vars=vars_, env={"K8S_AUTH_KUBECONFIG": str(path), "TMPDIR": str(scratch)})
+    assert run.rc == 0, run.output[-4000:]
+    assert stats(run)[f"{stage.namespace}/{vars_['isvc_name']}"]["ready"] is True
+    # only kubernetes.core's discovery cache, which is meant to stay
+    assert [p.name for p in scratch.iterdir() if not p.name.startswith("k8srcp-")] == []
 
 
 def test_preflight_reports_every_cross_field_problem_before_any_request(stage: Stage):

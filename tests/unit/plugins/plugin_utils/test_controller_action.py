@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import ast
+import base64
 import pathlib
 import subprocess
 import sys
+import tempfile
 from typing import Any, Dict, Set
 from unittest import mock
 
+import kubernetes.client
+import kubernetes.config
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.aml.kserve.plugins.module_utils._errors import GitLabError
 from ansible_collections.aml.kserve.plugins.module_utils._module import ArgumentSpec
-from ansible_collections.aml.kserve.plugins.plugin_utils._controller_action import ControllerAction, scrubbed_result
+from ansible_collections.aml.kserve.plugins.plugin_utils._controller_action import (
+    ControllerAction, kubeconfig_files_removed, scrubbed_result)
 
 SECRET = "glpat-unit-0123456789"
 SPEC = ArgumentSpec({"api_url": {"type": "str"}, "api_token": {"type": "str", "no_log": True}})
@@ -108,3 +113,28 @@ def test_what_exists_before_the_workers_are_forked_is_frozen_and_what_comes_late
         assert any(obj is later for obj in gc.get_objects()), "an object made after the freeze is collected as always"
     finally:
         gc.unfreeze()
+
+
+def _kubeconfig_with_data(server: str, ca_pem: str) -> Dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Config", "current-context": "c",
+            "clusters": [{"name": "k", "cluster": {"server": server,
+                                                   "certificate-authority-data": base64.b64encode(ca_pem.encode()).decode()}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}]}
+
+
+def test_the_kubernetes_clients_files_for_kubeconfig_data_are_removed_with_the_task(tmp_path, monkeypatch):
+    """A worker ends with os._exit, so the client's own atexit clean-up never runs: the task removes them."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    earlier = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config_from_dict(_kubeconfig_with_data("https://earlier:6443", "EARLIER CA"),
+                                                 client_configuration=earlier)
+    with kubeconfig_files_removed():
+        configuration = kubernetes.client.Configuration()
+        kubernetes.config.load_kube_config_from_dict(_kubeconfig_with_data("https://task:6443", "THE TASK'S CA"),
+                                                     client_configuration=configuration)
+        assert pathlib.Path(configuration.ssl_ca_cert).read_text() == "THE TASK'S CA"  # as the client wrote it
+    assert not pathlib.Path(configuration.ssl_ca_cert).exists()
+    # a client made before keeps its file (it removes it at its own process's exit)
+    assert pathlib.Path(earlier.ssl_ca_cert).read_text() == "EARLIER CA"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [pathlib.Path(earlier.ssl_ca_cert).name]
